@@ -1,0 +1,1 @@
+"""The storage adapter: SQLAlchemy Core tables, Alembic migrations, and the stores behind the service ports."""

@@ -1,0 +1,82 @@
+"""One-time login states (the StateStore port): consumed with a single conditional UPDATE, so a state is
+used once across every process sharing the database (lti-reference §1.2, state and nonce).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ltigate.db.engine import transaction
+from ltigate.db.schema import login_states
+from ltigate.services.errors import Conflict
+from ltigate.services.records import ConsumedState, LoginState
+
+_STATE_COLUMNS = (
+    login_states.c.nonce,
+    login_states.c.platform_id,
+    login_states.c.target_link_uri,
+    login_states.c.expires_at,
+)
+
+
+class SqlStateStore:
+    """StateStore over SQLite (3.35+, for RETURNING) or PostgreSQL."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def put(self, state: LoginState) -> None:
+        """Raises Conflict when a state with the same hash exists (a reused state value)."""
+        values = {
+            "state_hash": state.state_hash,
+            "nonce": state.nonce,
+            "platform_id": state.platform_id,
+            "target_link_uri": state.target_link_uri,
+            "expires_at": state.expires_at,
+            "consumed_at": None,
+        }
+        try:
+            async with transaction(self._engine) as connection:
+                await connection.execute(login_states.insert().values(values))
+        except IntegrityError as exc:
+            raise Conflict("a login state with this hash exists already") from exc
+
+    async def consume(self, state_hash: str, now: float) -> ConsumedState | None:
+        """Mark the state used and return it with first_use=True; exactly one caller ever gets True.
+
+        A state used before comes back with first_use=False; None when unknown or purged. Expiry is not
+        checked here: the caller compares `expires_at` with its clock.
+        """
+        mark = (
+            update(login_states)
+            .where(login_states.c.state_hash == state_hash, login_states.c.consumed_at.is_(None))
+            .values(consumed_at=now)
+            .returning(*_STATE_COLUMNS)
+        )
+        async with transaction(self._engine) as connection:
+            row = (await connection.execute(mark)).first()
+            first_use = row is not None
+            if row is None:
+                lookup = select(*_STATE_COLUMNS).where(login_states.c.state_hash == state_hash)
+                row = (await connection.execute(lookup)).first()
+        if row is None:
+            return None
+        state = LoginState(
+            state_hash=state_hash,
+            nonce=row.nonce,
+            platform_id=row.platform_id,
+            target_link_uri=row.target_link_uri,
+            expires_at=row.expires_at,
+        )
+        return ConsumedState(state=state, first_use=first_use)
+
+    async def purge(self, now: float, keep_consumed_for: float) -> int:
+        """Delete unused states past `expires_at`, and used ones consumed more than `keep_consumed_for`
+        seconds ago (kept until then so a replay is told apart from an unknown state). Returns the count."""
+        unused_expired = and_(login_states.c.consumed_at.is_(None), login_states.c.expires_at <= now)
+        used_long_ago = login_states.c.consumed_at <= now - keep_consumed_for
+        async with transaction(self._engine) as connection:
+            result = await connection.execute(delete(login_states).where(or_(unused_expired, used_long_ago)))
+        return result.rowcount
