@@ -1,0 +1,5 @@
+"""`python -m ltigate` runs the command line."""
+
+from ltigate.cli.main import run
+
+run()

@@ -1,0 +1,108 @@
+"""Wiring: the one place where adapters are built and handed to the use cases."""
+
+from __future__ import annotations
+
+import time
+
+from ltigate.config import Settings
+from ltigate.db import engine as db_engine
+from ltigate.db.apikeys import SqlApiKeyStore
+from ltigate.db.keys import SqlKeyStore
+from ltigate.db.launches import SqlLaunchLog
+from ltigate.db.platforms import SqlPlatformStore
+from ltigate.db.resources import SqlResourceStore
+from ltigate.db.states import SqlStateStore
+from ltigate.lti.jwks import CachePolicy
+from ltigate.net.client import OutboundClient
+from ltigate.net.jwks_cache import JwksCache
+from ltigate.services.api_keys import ApiKeys
+from ltigate.services.gateway import Gateway, ToolUrls
+from ltigate.services.launch import LaunchService
+from ltigate.services.launches import Launches
+from ltigate.services.login import GatewayUrls, LoginService
+from ltigate.services.platforms import Platforms
+from ltigate.services.registrations import Registrations
+from ltigate.services.resources import Resources
+from ltigate.services.sealing import Sealer
+from ltigate.services.tool_keys import ToolKeys
+
+# Consumed states are kept past their expiry so a replayed launch is named as such, not as "unknown".
+KEEP_CONSUMED_SECONDS = 3600.0
+
+
+async def build_gateway(settings: Settings, *, check_schema: bool = True, transport: object | None = None) -> Gateway:
+    """Connect to the database, check it is migrated, make sure tool keys exist, and assemble the use cases.
+
+    Raises NotMigrated when the schema is behind, StoreUnavailable when the database cannot be reached.
+    """
+    clock = time.time
+    engine = db_engine.create_engine(settings.database_url)
+    try:
+        if check_schema:
+            await db_engine.check_migrated(engine)
+        outbound = OutboundClient(
+            transport=transport,  # type: ignore[arg-type]
+            timeout=settings.outbound_timeout_seconds,
+            allow_private_addresses=settings.allow_private_addresses,
+        )
+    except BaseException:
+        await engine.dispose()
+        raise
+    jwks = JwksCache(outbound, policy=CachePolicy(refetch_cooldown=settings.jwks_refetch_cooldown_seconds))
+    platform_store = SqlPlatformStore(engine)
+    state_store = SqlStateStore(engine)
+    launch_log = SqlLaunchLog(engine)
+    resource_store = SqlResourceStore(engine)
+    registrations = Registrations(platform_store, clock)
+    tool_keys = ToolKeys(SqlKeyStore(engine), Sealer(settings.secret_key), clock, settings.key_overlap_hours * 3600)
+    tool_urls = ToolUrls.from_settings(settings)
+    urls = GatewayUrls(origin=settings.origin, launch_url=tool_urls.launch_url)
+    await tool_keys.ensure()
+
+    async def maintain() -> int:
+        removed = await state_store.purge(clock(), KEEP_CONSUMED_SECONDS)
+        await tool_keys.reload()
+        return removed
+
+    async def close() -> None:
+        await outbound.aclose()
+        await engine.dispose()
+
+    async def check_ready() -> None:
+        await db_engine.ping(engine)
+
+    return Gateway(
+        settings=settings,
+        urls=tool_urls,
+        platforms=Platforms(platform_store, clock),
+        resources=Resources(resource_store, clock),
+        api_keys=ApiKeys(SqlApiKeyStore(engine), clock),
+        registrations=registrations,
+        login=LoginService(registrations, state_store, launch_log, urls, clock, settings.state_ttl_seconds),
+        launch=LaunchService(
+            registrations=registrations,
+            keys=jwks,
+            states=state_store,
+            resources=resource_store,
+            log=launch_log,
+            tool_keys=tool_keys,
+            urls=urls,
+            issuer=settings.base_url,
+            clock=clock,
+            leeway=settings.leeway_seconds,
+            ticket_ttl=settings.ticket_ttl_seconds,
+        ),
+        launches=Launches(launch_log, tool_keys, settings.base_url, clock),
+        tool_keys=tool_keys,
+        check_ready=check_ready,
+        maintain=maintain,
+        close=close,
+    )
+
+
+def migrate(settings: Settings) -> str:
+    """Bring the database schema to the newest revision; returns that revision."""
+    from ltigate.db.migrate import head_revision, upgrade
+
+    upgrade(settings.database_url)
+    return head_revision()

@@ -1,0 +1,186 @@
+"""Settings, read once from `LTIGATE_*` environment variables (secrets also from `*_FILE`) and CLI flags.
+
+A missing or invalid value raises SettingsError naming the variable; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+PREFIX: Final = "LTIGATE_"
+SECRET_KEY_FILE_NAME: Final = "secret.key"  # noqa: S105 (a file name, not a secret)
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names the variable and what is expected."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    base_url: str
+    data_dir: Path
+    database_url: str = field(repr=False)  # may carry a password
+    secret_key: bytes = field(repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    trusted_proxies: tuple[str, ...] = ()
+    leeway_seconds: int = 60
+    state_ttl_seconds: int = 600
+    ticket_ttl_seconds: int = 120
+    key_overlap_hours: int = 72
+    allow_private_addresses: bool = False
+    outbound_timeout_seconds: float = 5.0
+    jwks_refetch_cooldown_seconds: float = 10.0
+    log_level: str = "info"
+
+    @property
+    def secure(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def url(self, path: str) -> str:
+        """An absolute URL under the public base URL."""
+        return self.base_url + path
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _read(env: Mapping[str, str], name: str, secret: bool = False) -> str | None:
+    value = env.get(PREFIX + name)
+    if secret and value is None and (path := env.get(PREFIX + name + "_FILE")):
+        try:
+            value = Path(path).read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"{PREFIX}{name}_FILE: cannot read '{path}': {exc.strerror}") from None
+    return value if value not in (None, "") else None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = _read(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name}: '{raw}' is not a whole number") from None
+    if value < minimum:
+        raise SettingsError(f"{PREFIX}{name}: {value} is below the minimum {minimum}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _read(env, name)
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{PREFIX}{name}: '{raw}' is not a boolean (true/false)")
+
+
+def is_loopback_host(host: str) -> bool:
+    if host in ("localhost", "localhost.") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(raw: str, variable: str = PREFIX + "BASE_URL") -> str:
+    """Validate a public base URL: absolute http(s), no query or fragment; plain http only on loopback."""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{variable}: '{raw}' is not an absolute http(s) URL")
+    if parts.query or parts.fragment:
+        raise SettingsError(f"{variable}: '{raw}' must not have a query or fragment")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise SettingsError(f"{variable}: '{raw}' uses plain http on a non-loopback host; use https")
+    return raw.rstrip("/")
+
+
+def _secret_key(env: Mapping[str, str], data_dir: Path) -> bytes:
+    raw = _read(env, "SECRET_KEY", secret=True)
+    source = PREFIX + "SECRET_KEY"
+    if raw is None:
+        path = data_dir / SECRET_KEY_FILE_NAME
+        if not path.exists():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode() + "\n")
+        raw, source = path.read_text().strip(), str(path)
+    try:
+        key = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    except (binascii.Error, ValueError):
+        raise SettingsError(f"{source}: the secret key is not urlsafe base64") from None
+    if len(key) < 32:
+        raise SettingsError(f"{source}: the secret key has {len(key)} bytes; at least 32 are needed")
+    return key
+
+
+def load_settings(env: Mapping[str, str] | None = None, **flags: object) -> Settings:
+    """Build Settings from `env` (default: os.environ) with CLI `flags` taking precedence.
+
+    Flags use the field names (base_url, data_dir, database_url, host, port). The secret key is
+    generated into the data directory on first start when none is given.
+    """
+    env = dict(os.environ if env is None else env)
+    for name, value in flags.items():
+        if value is not None:
+            env[PREFIX + name.upper()] = str(value)
+    data_dir = Path(_read(env, "DATA_DIR") or "./.ltigate").expanduser().resolve()
+    host = _read(env, "HOST") or "127.0.0.1"
+    port = _int(env, "PORT", 8000, minimum=1)
+    base_url = check_base_url(_read(env, "BASE_URL") or f"http://{host if host != '0.0.0.0' else '127.0.0.1'}:{port}")  # noqa: S104
+    database_url = _read(env, "DATABASE_URL", secret=True) or f"sqlite+aiosqlite:///{data_dir / 'ltigate.db'}"
+    if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://", "postgresql://", "postgres://")):
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL: unsupported scheme in '{database_url.split('://')[0]}://'; "
+            "use sqlite+aiosqlite:// or postgresql://"
+        )
+    if database_url.startswith(("postgresql://", "postgres://")):
+        database_url = "postgresql+asyncpg://" + database_url.split("://", 1)[1]
+    proxies = tuple(p.strip() for p in (_read(env, "TRUSTED_PROXIES") or "").split(",") if p.strip())
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise SettingsError(f"{PREFIX}TRUSTED_PROXIES: '{proxy}' is not an IP address or network") from None
+    level = (_read(env, "LOG_LEVEL") or "info").lower()
+    if level not in ("debug", "info", "warning", "error"):
+        raise SettingsError(f"{PREFIX}LOG_LEVEL: '{level}' is not one of debug, info, warning, error")
+    return Settings(
+        base_url=base_url,
+        data_dir=data_dir,
+        database_url=database_url,
+        secret_key=_secret_key(env, data_dir),
+        host=host,
+        port=port,
+        trusted_proxies=proxies,
+        leeway_seconds=_int(env, "LEEWAY_SECONDS", 60),
+        state_ttl_seconds=_int(env, "STATE_TTL_SECONDS", 600, minimum=30),
+        ticket_ttl_seconds=_int(env, "TICKET_TTL_SECONDS", 120, minimum=5),
+        key_overlap_hours=_int(env, "KEY_OVERLAP_HOURS", 72),
+        allow_private_addresses=_bool(
+            env, "ALLOW_PRIVATE_ADDRESSES", is_loopback_host(urlsplit(base_url).hostname or "")
+        ),
+        outbound_timeout_seconds=float(_int(env, "OUTBOUND_TIMEOUT_SECONDS", 5, minimum=1)),
+        jwks_refetch_cooldown_seconds=float(_int(env, "JWKS_REFETCH_COOLDOWN_SECONDS", 10, minimum=1)),
+        log_level=level,
+    )

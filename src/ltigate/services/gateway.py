@@ -1,0 +1,55 @@
+"""The assembled use cases, built by bootstrap and handed to the entry points (web, worker, CLI)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from ltigate.config import Settings
+from ltigate.services.api_keys import ApiKeys
+from ltigate.services.launch import LaunchService
+from ltigate.services.launches import Launches
+from ltigate.services.login import LoginService
+from ltigate.services.platforms import Platforms
+from ltigate.services.registrations import Registrations
+from ltigate.services.resources import Resources
+from ltigate.services.tool_keys import ToolKeys
+
+
+@dataclass(frozen=True, slots=True)
+class ToolUrls:
+    """The URLs an LMS administrator enters when registering the gateway."""
+
+    login_url: str
+    launch_url: str
+    jwks_url: str
+    ticket_jwks_url: str
+    base_url: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ToolUrls:
+        return cls(
+            login_url=settings.url("/lti/login"),
+            launch_url=settings.url("/lti/launch"),
+            jwks_url=settings.url("/.well-known/jwks.json"),
+            ticket_jwks_url=settings.url("/.well-known/ticket-jwks.json"),
+            base_url=settings.base_url,
+        )
+
+
+@dataclass(slots=True)
+class Gateway:
+    settings: Settings
+    urls: ToolUrls
+    platforms: Platforms
+    resources: Resources
+    api_keys: ApiKeys
+    registrations: Registrations
+    login: LoginService
+    launch: LaunchService
+    launches: Launches
+    tool_keys: ToolKeys
+    check_ready: Callable[[], Awaitable[None]]
+    maintain: Callable[[], Awaitable[int]]  # one housekeeping pass: purge expired states; returns rows removed
+    close: Callable[[], Awaitable[None]]
+    started: list[str] = field(default_factory=list)

@@ -1,0 +1,278 @@
+"""Complete a launch (lti-reference §2.7, design.md "Launch"): verify the id_token signature first,
+then consume the state, check nonce, claims, deployment and resource, log the attempt, and hand the
+launch to the app with a ticket. Every attempt, good or bad, is written to the launch log.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from ltigate.lti.errors import (
+    DeploymentPending,
+    DeploymentRejected,
+    LaunchReplayed,
+    LtiError,
+    PlatformReportedError,
+    StateExpired,
+    StateMismatch,
+    StateMissing,
+    StateUnknown,
+    TokenMalformed,
+    UnknownDeployment,
+    UnknownResource,
+)
+from ltigate.lti.launch import (
+    check_nonce,
+    check_target_link_uri,
+    read_resource_slug,
+    read_unverified_launch,
+    verify_id_token,
+)
+from ltigate.lti.message import LtiMessage, parse_message
+from ltigate.lti.ticket import issue_ticket
+from ltigate.services.login import GatewayUrls, hash_state
+from ltigate.services.ports import Clock, KeyProvider, LaunchLog, ResourceStore, StateStore
+from ltigate.services.records import (
+    DeploymentPolicy,
+    DeploymentStatus,
+    KeyPurpose,
+    LaunchOutcome,
+    LaunchRecord,
+    LoginState,
+    Platform,
+    PlatformFields,
+    Resource,
+)
+from ltigate.services.registrations import Registrations
+from ltigate.services.tool_keys import ToolKeys
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchForm:
+    """The authentication response as posted by the browser (OIDC Core §3.1.2.5/§3.1.2.6)."""
+
+    id_token: str | None
+    state: str | None
+    error: str | None = None
+    error_description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedLaunch:
+    launch_id: str
+    redirect_url: str
+    resource: Resource
+    message: LtiMessage
+    platform: Platform
+
+
+@dataclass(slots=True)
+class _Trace:
+    """What is known so far about an attempt, for the launch log."""
+
+    platform: Platform | None = None
+    issuer: str | None = None
+    message: LtiMessage | None = None
+    slug: str | None = None
+    claims: dict[str, object] | None = field(default=None, repr=False)
+
+
+class LaunchService:
+    def __init__(
+        self,
+        *,
+        registrations: Registrations,
+        keys: KeyProvider,
+        states: StateStore,
+        resources: ResourceStore,
+        log: LaunchLog,
+        tool_keys: ToolKeys,
+        urls: GatewayUrls,
+        issuer: str,
+        clock: Clock,
+        leeway: int,
+        ticket_ttl: int,
+    ) -> None:
+        self._registrations, self._keys, self._states, self._resources = registrations, keys, states, resources
+        self._log, self._tool_keys, self._urls, self._issuer = log, tool_keys, urls, issuer
+        self._clock, self._leeway, self._ticket_ttl = clock, leeway, ticket_ttl
+
+    async def complete(self, form: LaunchForm, cookie_state: str | None) -> CompletedLaunch:
+        """Raises an LtiError subclass (with `reference` set to the launch log id) when the launch fails."""
+        launch_id = uuid.uuid4().hex
+        trace = _Trace()
+        try:
+            return await self._complete(launch_id, form, cookie_state, trace)
+        except LtiError as error:
+            await self._log.record(_failure(launch_id, self._clock(), error, trace))
+            error.reference = launch_id
+            raise
+
+    async def _complete(
+        self, launch_id: str, form: LaunchForm, cookie_state: str | None, trace: _Trace
+    ) -> CompletedLaunch:
+        if form.error:
+            detail = f": {form.error_description[:300]}" if form.error_description else ""
+            raise PlatformReportedError(f"the platform answered the login with error '{form.error[:60]}'{detail}")
+        if not form.id_token:
+            raise TokenMalformed("the launch request has no id_token")
+        if not form.state:
+            raise StateMissing("the launch request has no state parameter")
+        _check_browser_binding(form.state, cookie_state)
+
+        unverified = read_unverified_launch(form.id_token)
+        trace.issuer = unverified.issuer
+        platform = await self._registrations.for_launch(unverified.issuer, unverified.audiences)
+        trace.platform = platform
+        key = await self._keys.key(platform.fields.jwks_url, unverified.header.kid)
+        now = self._clock()
+        claims = verify_id_token(
+            unverified,
+            key,
+            issuer=platform.fields.issuer,
+            client_id=platform.fields.client_id,
+            now=now,
+            leeway=self._leeway,
+        )
+        trace.claims = claims
+        # Only now, with a verified signature, may the attempt touch stored state.
+        state = await self._consume_state(form.state, platform, now)
+        check_nonce(claims, state.nonce)
+        message = parse_message(claims, platform.fields.client_id)
+        trace.message = message
+        check_target_link_uri(message.target_link_uri, state.target_link_uri)
+        await self._check_deployment(platform, message.deployment_id)
+        trace.slug = read_resource_slug(message.target_link_uri, self._urls.launch_url)
+        resource = await self._resources.get(trace.slug)
+        if resource is None:
+            raise UnknownResource(f"resource '{trace.slug[:200]}' does not exist; create it or fix the link's URL")
+
+        jti = secrets.token_urlsafe(16)
+        ticket = issue_ticket(
+            issuer=self._issuer,
+            audience=_origin(resource.fields.app_url),
+            launch_id=launch_id,
+            jti=jti,
+            summary={"resource": resource.fields.slug, "sub": message.user.sub, "roles": list(message.short_roles)},
+            now=int(now),
+            ttl=self._ticket_ttl,
+            key=self._tool_keys.signing_key(KeyPurpose.TICKET),
+        )
+        await self._log.record(_success(launch_id, now, platform, message, resource, claims, jti))
+        separator = "&" if urlsplit(resource.fields.app_url).query else "?"
+        return CompletedLaunch(
+            launch_id=launch_id,
+            redirect_url=f"{resource.fields.app_url}{separator}ticket={ticket}",
+            resource=resource,
+            message=message,
+            platform=platform,
+        )
+
+    async def _consume_state(self, state_value: str, platform: Platform, now: float) -> LoginState:
+        consumed = await self._states.consume(hash_state(state_value), now)
+        if consumed is None:
+            raise StateUnknown("the login state is unknown or was purged; start the launch again from the LMS")
+        if not consumed.first_use:
+            raise LaunchReplayed("this launch was already used; each launch can be opened once")
+        if consumed.state.platform_id != platform.id:
+            raise StateMismatch("the login state was issued for another platform than the one that signed the token")
+        if consumed.state.expires_at <= now:
+            raise StateExpired("the login took too long and its state expired; start the launch again from the LMS")
+        return consumed.state
+
+    async def _check_deployment(self, platform: Platform, deployment_id: str) -> None:
+        deployment = platform.deployment(deployment_id)
+        fields: PlatformFields = platform.fields
+        if deployment is not None:
+            if deployment.status is DeploymentStatus.APPROVED:
+                return
+            if deployment.status is DeploymentStatus.PENDING:
+                raise DeploymentPending(
+                    f"deployment_id '{deployment_id}' of platform '{fields.name}' awaits an administrator's approval"
+                )
+            raise DeploymentRejected(f"deployment_id '{deployment_id}' of platform '{fields.name}' was rejected")
+        policy = fields.deployment_policy
+        if policy is DeploymentPolicy.REJECT:
+            raise UnknownDeployment(f"deployment_id '{deployment_id}' is not registered for issuer '{fields.issuer}'")
+        status = DeploymentStatus.APPROVED if policy is DeploymentPolicy.APPROVE else DeploymentStatus.PENDING
+        stored = await self._registrations.record_deployment(platform, deployment_id, status, self._clock())
+        if stored.status is DeploymentStatus.APPROVED:
+            return
+        raise DeploymentPending(
+            f"deployment_id '{deployment_id}' is new on platform '{fields.name}' and was recorded for an "
+            "administrator's approval"
+        )
+
+
+def _check_browser_binding(state: str, cookie_state: str | None) -> None:
+    if cookie_state is None:
+        raise StateMissing("the browser did not send the login cookie; it may block third-party cookies in this frame")
+    if not hmac.compare_digest(cookie_state.encode(), state.encode()):
+        raise StateMismatch("the state does not match the one stored in this browser")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _failure(launch_id: str, now: float, error: LtiError, trace: _Trace) -> LaunchRecord:
+    message = trace.message
+    return LaunchRecord(
+        id=launch_id,
+        created_at=now,
+        outcome=LaunchOutcome.FAILED,
+        error_code=error.code,
+        error_message=error.message[:2000],
+        platform_id=trace.platform.id if trace.platform else None,
+        issuer=(trace.issuer or "")[:300] or None,
+        client_id=trace.platform.fields.client_id if trace.platform else None,
+        deployment_id=message.deployment_id if message else _text(trace.claims, "deployment_id"),
+        message_type=message.message_type if message else None,
+        sub=message.user.sub if message else _text(trace.claims, "sub"),
+        user_name=message.user.name if message else None,
+        context_id=message.context.id if message and message.context else None,
+        resource_link_id=message.resource_link.id if message and message.resource_link else None,
+        resource_slug=trace.slug,
+        claims=trace.claims,
+    )
+
+
+def _text(claims: dict[str, object] | None, name: str) -> str | None:
+    if not claims:
+        return None
+    key = name if name in ("sub",) else "https://purl.imsglobal.org/spec/lti/claim/" + name
+    value = claims.get(key)
+    return value[:255] if isinstance(value, str) else None
+
+
+def _success(
+    launch_id: str,
+    now: float,
+    platform: Platform,
+    message: LtiMessage,
+    resource: Resource,
+    claims: dict[str, object],
+    jti: str,
+) -> LaunchRecord:
+    return LaunchRecord(
+        id=launch_id,
+        created_at=now,
+        outcome=LaunchOutcome.SUCCEEDED,
+        platform_id=platform.id,
+        issuer=platform.fields.issuer,
+        client_id=platform.fields.client_id,
+        deployment_id=message.deployment_id,
+        message_type=message.message_type,
+        sub=message.user.sub,
+        user_name=message.user.name,
+        context_id=message.context.id if message.context else None,
+        resource_link_id=message.resource_link.id if message.resource_link else None,
+        resource_slug=resource.fields.slug,
+        claims=claims,
+        ticket_jti=jti,
+    )

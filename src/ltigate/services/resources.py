@@ -1,0 +1,49 @@
+"""Resources: what a launch opens. Each has a target link URI `<base>/lti/launch?resource=<slug>`."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import quote
+
+from ltigate.services.errors import NotFound
+from ltigate.services.ports import Clock, ResourceStore
+from ltigate.services.records import Resource, ResourceFields
+from ltigate.services.validation import check_slug, check_text, check_url
+
+
+def target_link_uri(launch_url: str, slug: str) -> str:
+    return f"{launch_url}?resource={quote(slug, safe='/')}"
+
+
+def check_resource_fields(fields: ResourceFields) -> ResourceFields:
+    return ResourceFields(
+        slug=check_slug(fields.slug),
+        title=check_text(fields.title, "title"),
+        app_url=check_url(fields.app_url, "app_url"),
+        description=check_text(fields.description, "description", limit=4000, required=False),
+    )
+
+
+class Resources:
+    def __init__(self, store: ResourceStore, clock: Clock) -> None:
+        self._store, self._clock = store, clock
+
+    async def create(self, fields: ResourceFields) -> Resource:
+        return await self._store.create(uuid.uuid4().hex, check_resource_fields(fields), self._clock())
+
+    async def update(self, slug: str, fields: ResourceFields) -> Resource:
+        await self.get(slug)
+        return await self._store.update(slug, check_resource_fields(fields), self._clock())
+
+    async def get(self, slug: str) -> Resource:
+        resource = await self._store.get(slug)
+        if resource is None:
+            raise NotFound(f"resource '{slug}' does not exist")
+        return resource
+
+    async def list(self) -> list[Resource]:
+        return await self._store.list()
+
+    async def delete(self, slug: str) -> None:
+        if not await self._store.delete(slug):
+            raise NotFound(f"resource '{slug}' does not exist")

@@ -1,0 +1,1 @@
+"""The ASGI application: LTI endpoints, the REST API, health endpoints."""

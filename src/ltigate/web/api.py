@@ -1,0 +1,173 @@
+"""The REST API under /api/v1, authenticated by API keys (`Authorization: Bearer <key>`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from ltigate import __version__
+from ltigate.services.gateway import Gateway
+from ltigate.services.records import (
+    ApiKey,
+    DeploymentStatus,
+    LaunchFilter,
+    LaunchOutcome,
+    PlatformFields,
+    Resource,
+    ResourceFields,
+)
+from ltigate.services.resources import target_link_uri
+from ltigate.web.schemas import (
+    DeploymentDecision,
+    DeploymentOut,
+    ErrorResponse,
+    LaunchOut,
+    LaunchSummary,
+    PlatformIn,
+    PlatformOut,
+    PlatformPatch,
+    ResourceIn,
+    ResourceOut,
+    ResourcePatch,
+    TicketIn,
+    ToolOut,
+)
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 422, 503)
+}
+
+
+def router(gateway: Gateway) -> APIRouter:
+    async def authenticated(request: Request) -> ApiKey:
+        header = request.headers.get("authorization", "")
+        scheme, _, secret = header.partition(" ")
+        return await gateway.api_keys.authenticate(secret.strip() if scheme.lower() == "bearer" else None)
+
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticated)], responses=ERRORS)
+
+    @api.get("/tool", response_model=ToolOut, tags=["tool"], summary="The URLs to register in an LMS")
+    async def tool() -> ToolOut:
+        urls = gateway.urls
+        return ToolOut(
+            version=__version__,
+            base_url=urls.base_url,
+            login_url=urls.login_url,
+            launch_url=urls.launch_url,
+            redirect_uris=[urls.launch_url],
+            jwks_url=urls.jwks_url,
+            ticket_jwks_url=urls.ticket_jwks_url,
+        )
+
+    @api.get("/platforms", response_model=list[PlatformOut], tags=["platforms"])
+    async def list_platforms() -> list[PlatformOut]:
+        return [PlatformOut.of(p) for p in await gateway.platforms.list()]
+
+    @api.post("/platforms", response_model=PlatformOut, status_code=201, tags=["platforms"])
+    async def create_platform(body: PlatformIn) -> PlatformOut:
+        platform = await gateway.platforms.create(body.to_fields())
+        gateway.registrations.invalidate()
+        return PlatformOut.of(platform)
+
+    @api.get("/platforms/{platform_id}", response_model=PlatformOut, tags=["platforms"])
+    async def show_platform(platform_id: str) -> PlatformOut:
+        return PlatformOut.of(await gateway.platforms.get(platform_id))
+
+    @api.patch("/platforms/{platform_id}", response_model=PlatformOut, tags=["platforms"])
+    async def update_platform(platform_id: str, body: PlatformPatch) -> PlatformOut:
+        current = (await gateway.platforms.get(platform_id)).fields
+        changes = body.model_dump(exclude_unset=True)
+        if "deployment_ids" in changes:
+            changes["deployment_ids"] = tuple(changes["deployment_ids"] or ())
+        else:
+            changes["deployment_ids"] = ()
+        fields: PlatformFields = replace(current, **changes)
+        platform = await gateway.platforms.update(platform_id, fields)
+        gateway.registrations.invalidate()
+        return PlatformOut.of(platform)
+
+    @api.post("/platforms/{platform_id}/deactivate", response_model=PlatformOut, tags=["platforms"])
+    async def deactivate_platform(platform_id: str) -> PlatformOut:
+        platform = await gateway.platforms.set_active(platform_id, False)
+        gateway.registrations.invalidate()
+        return PlatformOut.of(platform)
+
+    @api.post("/platforms/{platform_id}/activate", response_model=PlatformOut, tags=["platforms"])
+    async def activate_platform(platform_id: str) -> PlatformOut:
+        platform = await gateway.platforms.set_active(platform_id, True)
+        gateway.registrations.invalidate()
+        return PlatformOut.of(platform)
+
+    @api.post(
+        "/platforms/{platform_id}/deployments",
+        response_model=DeploymentOut,
+        tags=["platforms"],
+        summary="Approve or reject a deployment (pending ones appear after a launch)",
+    )
+    async def decide_deployment(platform_id: str, body: DeploymentDecision) -> DeploymentOut:
+        d = await gateway.platforms.decide_deployment(platform_id, body.deployment_id, DeploymentStatus(body.status))
+        gateway.registrations.invalidate()
+        return DeploymentOut(deployment_id=d.deployment_id, status=d.status.value, created_at=d.created_at)
+
+    @api.delete("/platforms/{platform_id}/deployments/{deployment_id}", status_code=204, tags=["platforms"])
+    async def remove_deployment(platform_id: str, deployment_id: str) -> Response:
+        await gateway.platforms.remove_deployment(platform_id, deployment_id)
+        gateway.registrations.invalidate()
+        return Response(status_code=204)
+
+    def out(resource: Resource) -> ResourceOut:
+        return ResourceOut.of(resource, target_link_uri(gateway.urls.launch_url, resource.fields.slug))
+
+    @api.get("/resources", response_model=list[ResourceOut], tags=["resources"])
+    async def list_resources() -> list[ResourceOut]:
+        return [out(r) for r in await gateway.resources.list()]
+
+    @api.post("/resources", response_model=ResourceOut, status_code=201, tags=["resources"])
+    async def create_resource(body: ResourceIn) -> ResourceOut:
+        return out(await gateway.resources.create(ResourceFields(**body.model_dump())))
+
+    @api.get("/resources/{slug:path}", response_model=ResourceOut, tags=["resources"])
+    async def show_resource(slug: str) -> ResourceOut:
+        return out(await gateway.resources.get(slug))
+
+    @api.patch("/resources/{slug:path}", response_model=ResourceOut, tags=["resources"])
+    async def update_resource(slug: str, body: ResourcePatch) -> ResourceOut:
+        current = (await gateway.resources.get(slug)).fields
+        fields = replace(current, **body.model_dump(exclude_unset=True))
+        return out(await gateway.resources.update(slug, fields))
+
+    @api.delete("/resources/{slug:path}", status_code=204, tags=["resources"])
+    async def delete_resource(slug: str) -> Response:
+        await gateway.resources.delete(slug)
+        return Response(status_code=204)
+
+    @api.get("/launches", response_model=list[LaunchSummary], tags=["launches"], summary="The launch log")
+    async def list_launches(
+        outcome: LaunchOutcome | None = None,
+        platform_id: str | None = None,
+        error_code: str | None = None,
+        sub: str | None = None,
+        before: float | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> list[LaunchSummary]:
+        query = LaunchFilter(
+            outcome=outcome, platform_id=platform_id, error_code=error_code, sub=sub, before=before, limit=limit
+        )
+        return [LaunchSummary.of(r) for r in await gateway.launches.list(query)]
+
+    @api.get("/launches/{launch_id}", response_model=LaunchOut, tags=["launches"])
+    async def show_launch(launch_id: str) -> LaunchOut:
+        return LaunchOut.detail(await gateway.launches.get(launch_id))
+
+    @api.post(
+        "/tickets/redeem",
+        response_model=LaunchOut,
+        tags=["launches"],
+        summary="Exchange a handoff ticket for its launch, once",
+    )
+    async def redeem_ticket(body: TicketIn) -> LaunchOut:
+        return LaunchOut.detail(await gateway.launches.redeem(body.ticket))
+
+    return api

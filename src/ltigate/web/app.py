@@ -1,0 +1,134 @@
+"""Builds the ASGI application from an assembled Gateway; nothing happens at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from ltigate import __version__
+from ltigate.lti.errors import LtiError
+from ltigate.services.errors import ServiceError
+from ltigate.services.gateway import Gateway
+from ltigate.web import api, lti_endpoints
+from ltigate.web.errors import api_error, json_error, unexpected_error
+
+
+def templates() -> Environment:
+    return Environment(
+        loader=PackageLoader("ltigate.web", "templates"), autoescape=select_autoescape(), enable_async=False
+    )
+
+
+Background = Callable[[Gateway], Coroutine[Any, Any, None]]
+
+
+def create_app(gateway: Gateway, *, background: Sequence[Background] = ()) -> FastAPI:
+    """The gateway's ASGI app; `background` tasks (e.g. housekeeping) run for the app's lifetime."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as tasks:
+            for task in background:
+                tasks.start_soon(task, gateway)
+            yield
+            tasks.cancel_scope.cancel()
+        await gateway.close()
+
+    app = FastAPI(
+        title="ltigate",
+        version=__version__,
+        description="LTI 1.3 gateway: platforms, resources, launches. "
+        "Authenticate with `Authorization: Bearer <API key>`.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    env = templates()
+
+    async def gateway_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, (LtiError, ServiceError))
+        return api_error(exc)
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return json_error("invalid_request", f"{where or 'request'}: {first.get('msg', 'invalid')}", 422, where or None)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return json_error(code, str(exc.detail), exc.status_code)
+
+    app.add_exception_handler(LtiError, gateway_error)
+    app.add_exception_handler(ServiceError, gateway_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)
+
+    for route in lti_endpoints.routes(gateway, env):
+        app.router.routes.append(route)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            await gateway.check_ready()
+        except ServiceError as error:
+            return json_error(error.code, error.message, 503)
+        return JSONResponse({"status": "ready"})
+
+    app.router.routes.append(Route("/healthz", healthz, methods=["GET"]))
+    app.router.routes.append(Route("/readyz", readyz, methods=["GET"]))
+    app.include_router(api.router(gateway))
+    return app
+
+
+class DeferredApp:
+    """An ASGI app that builds its Gateway at lifespan startup, inside the server's event loop.
+
+    Database and HTTP connections belong to the loop that made them, so a server (uvicorn, a test
+    thread, each of several worker processes) must build the gateway in its own loop.
+    """
+
+    def __init__(self, build: Callable[[], Awaitable[Gateway]], *, background: Sequence[Background] = ()) -> None:
+        self._build, self._background = build, background
+        self._app: FastAPI | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if self._app is None:
+            raise RuntimeError("the gateway is not started: the server must run the ASGI lifespan")
+        await self._app(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        try:
+            gateway = await self._build()
+            self._app = create_app(gateway, background=self._background)
+            context = self._app.router.lifespan_context(self._app)
+            await context.__aenter__()
+        except Exception as exc:  # reported to the server, which stops with this message
+            await send({"type": "lifespan.startup.failed", "message": str(exc)})
+            return
+        await send({"type": "lifespan.startup.complete"})
+        message = await receive()
+        assert message["type"] == "lifespan.shutdown"
+        await context.__aexit__(None, None, None)
+        await send({"type": "lifespan.shutdown.complete"})

@@ -1,0 +1,293 @@
+"""The REST API's request and response bodies (also its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ltigate.services.launches import LaunchDetail
+from ltigate.services.records import DeploymentPolicy, LaunchRecord, Platform, PlatformFields, Resource
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable error code")
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ToolOut(BaseModel):
+    name: str = "ltigate"
+    version: str
+    base_url: str
+    login_url: str = Field(description="OIDC login initiation URL (Moodle: 'Initiate login URL')")
+    launch_url: str = Field(description="Redirect URI / launch URL; resources add ?resource=<slug>")
+    redirect_uris: list[str]
+    jwks_url: str = Field(description="Public key set URL (Moodle: 'Public keyset URL')")
+    ticket_jwks_url: str = Field(description="Key set that verifies handoff tickets")
+
+
+class PlatformIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=255)
+    issuer: str = Field(max_length=1000, description="Issuer (iss) exactly as the LMS sends it")
+    client_id: str = Field(max_length=255)
+    auth_url: str = Field(max_length=2000, description="OIDC authentication request URL")
+    token_url: str = Field(max_length=2000, description="OAuth 2 access token URL")
+    jwks_url: str = Field(max_length=2000, description="The platform's public key set URL")
+    deployment_ids: list[str] = Field(default_factory=list, max_length=1000)
+    seats: int = Field(default=0, ge=0, description="Seats licensed; 0 = unlimited")
+    grade_passback: bool = True
+    licence_note: str = Field(default="", max_length=10000)
+    deployment_policy: DeploymentPolicy = DeploymentPolicy.PENDING
+    token_audience: str | None = Field(default=None, max_length=2000)
+
+    def to_fields(self) -> PlatformFields:
+        return PlatformFields(**{**self.model_dump(), "deployment_ids": tuple(self.deployment_ids)})
+
+
+class PlatformPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, max_length=255)
+    issuer: str | None = Field(default=None, max_length=1000)
+    client_id: str | None = Field(default=None, max_length=255)
+    auth_url: str | None = Field(default=None, max_length=2000)
+    token_url: str | None = Field(default=None, max_length=2000)
+    jwks_url: str | None = Field(default=None, max_length=2000)
+    deployment_ids: list[str] | None = Field(default=None, max_length=1000)
+    seats: int | None = Field(default=None, ge=0)
+    grade_passback: bool | None = None
+    licence_note: str | None = Field(default=None, max_length=10000)
+    deployment_policy: DeploymentPolicy | None = None
+    token_audience: str | None = Field(default=None, max_length=2000)
+
+
+class DeploymentOut(BaseModel):
+    deployment_id: str
+    status: Literal["approved", "pending", "rejected"]
+    created_at: float
+
+
+class DeploymentDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    deployment_id: str = Field(min_length=1, max_length=255)
+    status: Literal["approved", "rejected"]
+
+
+class PlatformOut(BaseModel):
+    id: str
+    name: str
+    issuer: str
+    client_id: str
+    auth_url: str
+    token_url: str
+    jwks_url: str
+    token_audience: str | None
+    deployments: list[DeploymentOut]
+    seats: int
+    grade_passback: bool
+    licence_note: str
+    deployment_policy: DeploymentPolicy
+    active: bool
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def of(cls, p: Platform) -> PlatformOut:
+        f = p.fields
+        return cls(
+            id=p.id,
+            name=f.name,
+            issuer=f.issuer,
+            client_id=f.client_id,
+            auth_url=f.auth_url,
+            token_url=f.token_url,
+            jwks_url=f.jwks_url,
+            token_audience=f.token_audience,
+            deployments=[
+                DeploymentOut(deployment_id=d.deployment_id, status=d.status.value, created_at=d.created_at)
+                for d in p.deployments
+            ],
+            seats=f.seats,
+            grade_passback=f.grade_passback,
+            licence_note=f.licence_note,
+            deployment_policy=f.deployment_policy,
+            active=p.active,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+        )
+
+
+class ResourceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slug: str = Field(max_length=200, description="May hold '/', e.g. org/project/device")
+    title: str = Field(max_length=255)
+    app_url: str = Field(max_length=2000, description="The app URL a launch opens")
+    description: str = Field(default="", max_length=4000)
+
+
+class ResourcePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, max_length=255)
+    app_url: str | None = Field(default=None, max_length=2000)
+    description: str | None = Field(default=None, max_length=4000)
+
+
+class ResourceOut(BaseModel):
+    id: str
+    slug: str
+    title: str
+    description: str
+    app_url: str
+    target_link_uri: str
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def of(cls, r: Resource, target_link_uri: str) -> ResourceOut:
+        f = r.fields
+        return cls(
+            id=r.id,
+            slug=f.slug,
+            title=f.title,
+            description=f.description,
+            app_url=f.app_url,
+            target_link_uri=target_link_uri,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+        )
+
+
+class UserOut(BaseModel):
+    sub: str | None
+    name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    email: str | None = None
+    picture: str | None = None
+    locale: str | None = None
+    lti11_user_id: str | None = None
+
+
+class ContextOut(BaseModel):
+    id: str
+    label: str | None
+    title: str | None
+    types: list[str]
+
+
+class ResourceLinkOut(BaseModel):
+    id: str
+    title: str | None
+    description: str | None
+
+
+class ServicesOut(BaseModel):
+    ags: dict[str, object] | None = Field(description="Assignment and Grade Services endpoint, when offered")
+    nrps: dict[str, object] | None = Field(description="Names and Role Provisioning Service, when offered")
+    deep_linking: bool
+
+
+class LaunchSummary(BaseModel):
+    id: str
+    created_at: float
+    outcome: Literal["succeeded", "failed"]
+    error_code: str | None
+    error_message: str | None
+    platform_id: str | None
+    issuer: str | None
+    deployment_id: str | None
+    message_type: str | None
+    sub: str | None
+    user_name: str | None
+    context_id: str | None
+    resource_link_id: str | None
+    resource: str | None
+
+    @classmethod
+    def of(cls, r: LaunchRecord) -> LaunchSummary:
+        return cls(
+            id=r.id,
+            created_at=r.created_at,
+            outcome=r.outcome.value,
+            error_code=r.error_code,
+            error_message=r.error_message,
+            platform_id=r.platform_id,
+            issuer=r.issuer,
+            deployment_id=r.deployment_id,
+            message_type=r.message_type,
+            sub=r.sub,
+            user_name=r.user_name,
+            context_id=r.context_id,
+            resource_link_id=r.resource_link_id,
+            resource=r.resource_slug,
+        )
+
+
+class LaunchOut(LaunchSummary):
+    user: UserOut | None = None
+    roles: list[str] = Field(default_factory=list, description="Full role URIs")
+    short_roles: list[str] = Field(default_factory=list, description="Normalised short role names")
+    context: ContextOut | None = None
+    resource_link: ResourceLinkOut | None = None
+    custom: dict[str, str] = Field(default_factory=dict)
+    services: ServicesOut | None = None
+    return_url: str | None = None
+    document_target: str | None = None
+
+    @classmethod
+    def detail(cls, d: LaunchDetail) -> LaunchOut:
+        base = LaunchSummary.of(d.record).model_dump()
+        m = d.message
+        if m is None:
+            return cls(**base)
+        u = m.user
+        return cls(
+            **base,
+            user=UserOut(
+                sub=u.sub,
+                name=u.name,
+                given_name=u.given_name,
+                family_name=u.family_name,
+                email=u.email,
+                picture=u.picture,
+                locale=u.locale,
+                lti11_user_id=m.lti11_user_id,
+            ),
+            roles=list(m.roles),
+            short_roles=list(m.short_roles),
+            context=ContextOut(
+                id=m.context.id, label=m.context.label, title=m.context.title, types=list(m.context.types)
+            )
+            if m.context
+            else None,
+            resource_link=ResourceLinkOut(
+                id=m.resource_link.id, title=m.resource_link.title, description=m.resource_link.description
+            )
+            if m.resource_link
+            else None,
+            custom=dict(m.custom),
+            services=ServicesOut(
+                ags={"scopes": list(m.ags.scopes), "lineitems": m.ags.lineitems, "lineitem": m.ags.lineitem}
+                if m.ags
+                else None,
+                nrps={
+                    "context_memberships_url": m.nrps.context_memberships_url,
+                    "service_versions": list(m.nrps.service_versions),
+                }
+                if m.nrps
+                else None,
+                deep_linking=m.deep_linking is not None,
+            ),
+            return_url=m.presentation.return_url if m.presentation else None,
+            document_target=m.presentation.document_target if m.presentation else None,
+        )
+
+
+class TicketIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ticket: str = Field(min_length=1, max_length=8192)
