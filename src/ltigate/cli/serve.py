@@ -1,0 +1,153 @@
+"""`ltigate serve` (the ASGI app under uvicorn, housekeeping inside) and `ltigate worker` (housekeeping alone)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import logging
+import signal
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Annotated, Final
+
+import typer
+import uvicorn
+from fastapi import FastAPI
+
+from ltigate.cli import output
+from ltigate.cli.command import BaseUrl, DatabaseUrl, DataDir, reported_errors, with_gateway
+from ltigate.cli.info import print_urls
+from ltigate.config import Settings, load_settings
+from ltigate.services.gateway import Gateway
+from ltigate.web.app import create_app
+from ltigate.worker import housekeeping
+
+# uvicorn's own code for "the server did not start" (lifespan startup failed).
+EXIT_STARTUP_FAILURE: Final = 3
+# Used by --proxy-headers when no LTIGATE_TRUSTED_PROXIES are set: uvicorn's own default.
+LOOPBACK_PROXY: Final = "127.0.0.1"
+
+Host = Annotated[str | None, typer.Option("--host", help="Address to bind. Env: LTIGATE_HOST.", show_default=False)]
+Port = Annotated[int | None, typer.Option("--port", help="Port to listen on. Env: LTIGATE_PORT.", show_default=False)]
+NoWorker = Annotated[bool, typer.Option("--no-worker", help="Do not run housekeeping in this process.")]
+ProxyHeaders = Annotated[
+    bool | None,
+    typer.Option(
+        "--proxy-headers/--no-proxy-headers",
+        help="Trust X-Forwarded-* from the trusted proxies. Default: on when trusted proxies are set.",
+        show_default=False,
+    ),
+]
+ForwardedAllowIps = Annotated[
+    str | None,
+    typer.Option(
+        "--forwarded-allow-ips",
+        help="Comma-separated proxy addresses or networks to trust. Env: LTIGATE_TRUSTED_PROXIES.",
+        show_default=False,
+    ),
+]
+
+
+def _available(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    if not _available("uvloop"):
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = importlib.import_module("uvloop").new_event_loop
+    return factory
+
+
+def server_config(app: FastAPI, settings: Settings, proxy_headers: bool) -> uvicorn.Config:
+    forwarded = ",".join(settings.trusted_proxies) or LOOPBACK_PROXY
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded if proxy_headers else None,
+        log_level=settings.log_level,
+        access_log=False,
+        http="httptools" if _available("httptools") else "h11",
+        loop="uvloop" if _available("uvloop") else "asyncio",
+        lifespan="on",
+    )
+
+
+def serve(
+    host: Host = None,
+    port: Port = None,
+    no_worker: NoWorker = False,
+    proxy_headers: ProxyHeaders = None,
+    forwarded_allow_ips: ForwardedAllowIps = None,
+    *,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    base_url: BaseUrl = None,
+) -> None:
+    """Serve the LTI endpoints, the REST API and the health checks."""
+    with reported_errors():
+        # Not with_global_options: --host, --port and --forwarded-allow-ips are settings too (the default
+        # base URL follows host and port), so every flag goes through load_settings at once.
+        settings = load_settings(
+            data_dir=data_dir,
+            database_url=database_url,
+            base_url=base_url,
+            host=host,
+            port=port,
+            trusted_proxies=forwarded_allow_ips,
+        )
+        trust_proxies = bool(settings.trusted_proxies) if proxy_headers is None else proxy_headers
+        try:
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                started = runner.run(_serve(settings, run_worker=not no_worker, proxy_headers=trust_proxies))
+        except KeyboardInterrupt:
+            return
+    if not started:
+        raise typer.Exit(EXIT_STARTUP_FAILURE)
+
+
+async def _serve(settings: Settings, *, run_worker: bool, proxy_headers: bool) -> bool:
+    """Run uvicorn until a signal stops it; False when the server never started."""
+    from ltigate.bootstrap import build_gateway  # see with_gateway: the adapters load on use
+
+    # The gateway's connections belong to this event loop, so it is built here, where uvicorn runs.
+    gateway = await build_gateway(settings)
+    try:
+        app = create_app(gateway, background=[housekeeping.run] if run_worker else [])
+        server = uvicorn.Server(server_config(app, settings, proxy_headers))
+        print_urls(settings)
+        output.print_line(f"Listening on http://{settings.host}:{settings.port} (Ctrl-C stops)", style="dim")
+        await server.serve()
+        return server.started
+    finally:
+        await gateway.close()  # the app's lifespan closes it too; closing twice is harmless
+
+
+def worker(settings: Settings) -> None:
+    """Run housekeeping (expired login states, key reloads) until SIGINT or SIGTERM."""
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the schema check at start is not news
+
+    async def work(gateway: Gateway) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        output.print_line("Worker running (Ctrl-C stops)", style="dim")
+        chores = asyncio.create_task(housekeeping.run(gateway))
+        stopped = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({chores, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+            chores.cancel()
+            stopped.cancel()
+            with suppress(asyncio.CancelledError):
+                await chores
+        output.print_line("Worker stopped", style="dim")
+
+    with_gateway(settings, work)

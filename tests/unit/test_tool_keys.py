@@ -1,0 +1,62 @@
+"""Tool keys: generated on first start, sealed at rest, rotated with a published `next` key and an
+overlap during which the retired key stays in the key set."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from ltigate.db.engine import create_engine
+from ltigate.db.keys import SqlKeyStore
+from ltigate.db.migrate import upgrade
+from ltigate.services.records import KeyPurpose, KeyState
+from ltigate.services.sealing import Sealer
+from ltigate.services.tool_keys import ToolKeys
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rotation_publishes_ahead_and_retires_after_the_overlap(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}"
+    upgrade(url)
+
+    async def scenario() -> None:
+        engine = create_engine(url)
+        clock = Clock()
+        store = SqlKeyStore(engine)
+        keys = ToolKeys(store, Sealer(b"s" * 32), clock, overlap_seconds=3600)
+        await keys.ensure()
+        first = keys.signing_key(KeyPurpose.LTI)
+        published = {k["kid"] for k in keys.published(KeyPurpose.LTI)}
+        assert len(published) == 2 and first.kid in published
+        (upcoming,) = published - {first.kid}
+
+        stored = await store.list(KeyPurpose.LTI)
+        assert all(b"PRIVATE KEY" not in k.sealed_private_key for k in stored)
+
+        result = await keys.rotate()
+        assert result.activated == upcoming and result.retired == (first.kid,)
+        assert keys.signing_key(KeyPurpose.LTI).kid == upcoming
+        assert {first.kid, upcoming, result.published_next} == {k["kid"] for k in keys.published(KeyPurpose.LTI)}
+
+        clock.now += 3601
+        await keys.reload()
+        assert first.kid not in {k["kid"] for k in keys.published(KeyPurpose.LTI)}
+        await keys.rotate()
+        assert first.kid not in {k.kid for k in await store.list(KeyPurpose.LTI)}
+
+        again = ToolKeys(store, Sealer(b"s" * 32), clock, overlap_seconds=3600)
+        await again.ensure()
+        assert again.signing_key(KeyPurpose.LTI).kid == keys.signing_key(KeyPurpose.LTI).kid
+        states = [k.state for k in await store.list(KeyPurpose.LTI)]
+        assert states.count(KeyState.ACTIVE) == 1 and states.count(KeyState.NEXT) == 1
+        assert again.signing_key(KeyPurpose.TICKET).alg == "ES256"
+        await engine.dispose()
+
+    asyncio.run(scenario())
