@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,11 +47,15 @@ forms = st.dictionaries(st.sampled_from(FIELDS), st.one_of(st.text(max_size=200)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(form=forms, path=st.sampled_from(["/lti/login", "/lti/launch"]), cookie=st.text(max_size=40))
+@given(
+    form=forms,
+    path=st.sampled_from(["/lti/login", "/lti/launch"]),
+    cookie=st.text(alphabet=string.ascii_letters + string.digits + "-_.", min_size=1, max_size=40),
+)
 def test_any_form_gets_a_coded_4xx(client: httpx.Client, form: dict[str, str], path: str, cookie: str) -> None:
     client.cookies.clear()
     if form.get("state"):
-        client.cookies.set("ltigate_state_x", cookie.encode("ascii", "ignore").decode() or "c")
+        client.cookies.set("ltigate_state_x", cookie)
     response = client.post(path, data=form)
     assert 400 <= response.status_code < 500, response.text[:300]
     assert error_code(response), response.text[:300]
@@ -68,5 +73,6 @@ def test_any_login_query_gets_a_coded_4xx(client: httpx.Client, query: dict[str,
     [b"\xff\xfe\x00garbage", b"id_token=" + b"a" * 70_000 + b"&state=s", b"&&&===", b"state=%ZZ&id_token=%"],
 )
 def test_malformed_bodies(client: httpx.Client, body: bytes) -> None:
+    client.cookies.clear()
     response = client.post("/lti/launch", content=body, headers={"content-type": "application/x-www-form-urlencoded"})
     assert 400 <= response.status_code < 500 and error_code(response)

@@ -25,6 +25,7 @@ from ltigate.net.errors import (
     OutboundUnreachable,
     loggable_url,
 )
+from ltigate.services.ports import HttpResponse
 
 DEFAULT_TIMEOUT: Final = 5.0
 DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
@@ -36,7 +37,8 @@ _log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """A complete 2xx response; header names are lowercase, repeated headers are joined with ', '."""
+    """A complete response (2xx, except from `exchange`); header names are lowercase, repeated headers
+    are joined with ', '."""
 
     url: str
     status: int
@@ -106,6 +108,23 @@ class OutboundClient:
     ) -> None:
         await self.aclose()
 
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+        max_body_bytes: int | None = None,
+    ) -> HttpResponse:
+        """Send a request and return the answer whatever its status (LTI services classify statuses
+        themselves); raises the OutboundError subclasses (HttpTransportError) when there is none.
+        """
+        response = await self._send(
+            method, url, headers, content=body, raise_for_status=False, max_body_bytes=max_body_bytes
+        )
+        return HttpResponse(status=response.status, headers=response.headers, body=response.body)
+
     async def _send(
         self,
         method: str,
@@ -114,6 +133,8 @@ class OutboundClient:
         *,
         data: dict[str, str] | None = None,
         content: bytes | None = None,
+        raise_for_status: bool = True,
+        max_body_bytes: int | None = None,
     ) -> Response:
         try:
             request = self._http.build_request(method, url, headers=headers, data=data, content=content)
@@ -125,7 +146,7 @@ class OutboundClient:
             with anyio.fail_after(self.timeout):
                 if not self.allow_private_addresses:
                     await refuse_private_destination(request.url)
-                response = await self._exchange(url, request)
+                response = await self._exchange(url, request, raise_for_status, max_body_bytes or self.max_body_bytes)
         except TimeoutError:
             raise OutboundTimeout(url, f"no complete answer within {self.timeout:g} s") from None
         _log.debug(
@@ -137,11 +158,11 @@ class OutboundClient:
         )
         return response
 
-    async def _exchange(self, url: str, request: httpx.Request) -> Response:
+    async def _exchange(self, url: str, request: httpx.Request, raise_for_status: bool, cap: int) -> Response:
         try:
             response = await self._http.send(request, stream=True)
             try:
-                return await self._read(url, response)
+                return await self._read(url, response, raise_for_status, cap)
             finally:
                 await response.aclose()
         except httpx.TimeoutException as exc:
@@ -153,18 +174,18 @@ class OutboundClient:
         except httpx.TransportError as exc:
             raise OutboundUnreachable(url, f"the connection failed ({_describe(exc)})") from None
 
-    async def _read(self, url: str, response: httpx.Response) -> Response:
+    async def _read(self, url: str, response: httpx.Response, raise_for_status: bool, cap: int) -> Response:
         headers = dict(response.headers.items())
-        if not response.is_success:
+        if raise_for_status and not response.is_success:
             body, _ = await _read_at_most(response, ERROR_BODY_BYTES)
             text = body.decode(response.encoding or "utf-8", errors="replace")
             raise OutboundStatus(url, response.status_code, headers, text)
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise OutboundTooLarge(url, f"the body declares {declared} bytes, over the {self.max_body_bytes} byte cap")
-        body, truncated = await _read_at_most(response, self.max_body_bytes)
+        if declared.isdigit() and int(declared) > cap:
+            raise OutboundTooLarge(url, f"the body declares {declared} bytes, over the {cap} byte cap")
+        body, truncated = await _read_at_most(response, cap)
         if truncated:
-            raise OutboundTooLarge(url, f"the body exceeds the {self.max_body_bytes} byte cap")
+            raise OutboundTooLarge(url, f"the body exceeds the {cap} byte cap")
         return Response(url=str(response.url), status=response.status_code, headers=headers, body=body)
 
 

@@ -10,6 +10,8 @@ from typing import ClassVar
 
 import httpx
 
+from ltigate.services.ports import HttpTransportError
+
 
 def loggable_url(url: str) -> str:
     """`url` without userinfo, query and fragment: those may carry secrets and must not reach logs."""
@@ -21,8 +23,11 @@ def loggable_url(url: str) -> str:
     return str(parsed.copy_with(userinfo=b"", query=None, fragment=None)) + suffix
 
 
-class OutboundError(Exception):
-    """Base of every outbound failure; `reason` says what happened, `message` adds the URL."""
+class OutboundError(HttpTransportError):
+    """Base of every outbound failure; `reason` says what happened, `message` adds the URL.
+
+    It is the services' HttpTransportError, so use cases handle it without knowing this layer.
+    """
 
     code: ClassVar[str] = "outbound_error"
 
@@ -40,30 +45,35 @@ class OutboundTimeout(OutboundError):
     """The destination did not answer completely within the deadline."""
 
     code = "outbound_timeout"
+    kind = "timeout"
 
 
 class OutboundUnreachable(OutboundError):
     """The host did not resolve, refused or dropped the connection, or broke HTTP."""
 
     code = "outbound_unreachable"
+    kind = "unreachable"
 
 
 class OutboundTooLarge(OutboundError):
     """The response body exceeded the size cap; reading stopped there."""
 
     code = "outbound_too_large"
+    kind = "too_large"
 
 
 class OutboundRefused(OutboundError):
     """We refused to send: not an http(s) URL, or a private, loopback, link-local or reserved destination."""
 
     code = "outbound_refused"
+    kind = "refused"
 
 
 class OutboundStatus(OutboundError):
     """The destination answered with a status other than 2xx (redirects included: they are never followed)."""
 
     code = "outbound_status"
+    kind = "status"
 
     def __init__(self, url: str, status: int, headers: Mapping[str, str], body_text: str) -> None:
         self.status = status

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from ltigate.lti.keys import PublicKey
 from ltigate.services.records import (
     ApiKey,
     ConsumedState,
+    ContextRecord,
+    DeliveryStatus,
+    JobFilter,
+    JobResult,
+    Member,
+    RosterEntry,
+    ScoreJob,
+    ServiceToken,
     Deployment,
     DeploymentStatus,
     KeyPurpose,
@@ -109,3 +118,96 @@ class ApiKeyStore(Protocol):
 class KeyProvider(Protocol):
     async def key(self, jwks_url: str, kid: str) -> PublicKey:
         """The platform's verification key `kid`; raises KidNotFound, KeySetUnavailable, KeySetInvalid."""
+
+
+# --- grades and rosters ---------------------------------------------------------------------
+
+
+class ScoreOutbox(Protocol):
+    """Score jobs in the database: written with the request that creates them, claimed atomically."""
+
+    async def enqueue(self, job: ScoreJob) -> None: ...
+
+    async def claim(self, *, owner: str, now: float, lease_seconds: float, limit: int) -> builtins.list[ScoreJob]:
+        """Lease up to `limit` due pending jobs (next_attempt_at <= now, no live lease) to `owner`.
+
+        Atomic across processes (FOR UPDATE SKIP LOCKED on PostgreSQL, a conditional update on
+        SQLite): a job is never leased to two owners at once. An expired lease can be claimed again.
+        """
+
+    async def finish(self, job_id: str, owner: str, result: JobResult, now: float) -> bool:
+        """Record an attempt's result and drop the lease; False when `owner` no longer holds it."""
+
+    async def get(self, job_id: str) -> ScoreJob | None: ...
+
+    async def list(self, query: JobFilter) -> builtins.list[ScoreJob]: ...
+
+    async def retry(self, job_id: str, now: float) -> ScoreJob | None:
+        """Make a failed or skipped job pending and due now; None when unknown."""
+
+    async def latest_by_launch(self, launch_ids: Sequence[str]) -> dict[str, ScoreJob]: ...
+
+    async def counts(self) -> dict[DeliveryStatus, int]: ...
+
+
+class TokenCache(Protocol):
+    """Service access tokens shared by all processes, per platform and scope set."""
+
+    async def get(self, platform_id: str, scope_key: str, now: float) -> ServiceToken | None: ...
+
+    async def put(self, platform_id: str, scope_key: str, token: ServiceToken) -> None: ...
+
+
+class RosterStore(Protocol):
+    async def upsert_context(
+        self,
+        platform_id: str,
+        context_id: str,
+        *,
+        title: str | None,
+        label: str | None,
+        memberships_url: str | None,
+        now: float,
+    ) -> ContextRecord: ...
+
+    async def get_context(self, context_key: str) -> ContextRecord | None: ...
+
+    async def find_context(self, platform_id: str, context_id: str) -> ContextRecord | None: ...
+
+    async def list_contexts(self, platform_id: str | None, limit: int) -> builtins.list[ContextRecord]: ...
+
+    async def replace_members(self, context_key: str, pages: AsyncIterator[Sequence[Member]], now: float) -> int:
+        """Store the members streamed page by page, then remove those not seen; returns the count."""
+
+    async def members(
+        self, context_key: str, *, role: str | None, limit: int, offset: int
+    ) -> builtins.list[RosterEntry]:
+        """Members with their latest launch in the context and its delivery; `role` matches a full
+        role URI or a short context role name."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    status: int
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+
+
+class HttpTransportError(Exception):
+    """No HTTP answer: timeout, connection failure, refused destination or oversize body."""
+
+    kind: str = "unreachable"
+
+
+class Http(Protocol):
+    """The outbound HTTP seam: answers every status; raises HttpTransportError when there is none."""
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+        max_body_bytes: int | None = None,
+    ) -> HttpResponse: ...

@@ -44,6 +44,27 @@ class PlatformFields:
     licence_note: str = ""
     deployment_policy: DeploymentPolicy = DeploymentPolicy.PENDING
     token_audience: str | None = None
+    send_deployment_id: bool = False  # put the deployment_id claim in client assertions (LTI Core §6.2.1)
+    preserve_manual_grades: bool = False  # read the result first; skip a score an instructor changed
+    outcome_rules: tuple[OutcomeRule, ...] = ()  # empty: DEFAULT_OUTCOME_RULES
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRule:
+    """How a session outcome the app reports becomes a score (None: no scoreGiven)."""
+
+    outcome: str  # completed | timeout | disconnected
+    activity_progress: str
+    grading_progress: str
+    score_given: float | None = None
+    score_maximum: float | None = None
+
+
+DEFAULT_OUTCOME_RULES: tuple[OutcomeRule, ...] = (
+    OutcomeRule("completed", "Completed", "FullyGraded", 1.0, 1.0),
+    OutcomeRule("timeout", "Completed", "FullyGraded", 1.0, 1.0),
+    OutcomeRule("disconnected", "InProgress", "NotReady"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +86,7 @@ class ResourceFields:
     title: str
     app_url: str
     description: str = ""
+    score_maximum: float | None = None  # graded resources: the line item's maximum
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,3 +185,125 @@ class ApiKey:
     created_at: float
     last_used_at: float | None = None
     revoked_at: float | None = None
+
+
+# --- grades (AGS) and rosters (NRPS) ----------------------------------------------------------
+
+
+class DeliveryStatus(str, Enum):
+    """Where a score job stands; a launch without a grade service shows `none` (no job)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # not sent: an instructor changed the grade in the LMS (preserve manual grades)
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """The fields of an AGS score (AGS §3.4; lti-reference §4.5) as the app gave them."""
+
+    activity_progress: str
+    grading_progress: str
+    timestamp: str  # ISO 8601 with milliseconds and zone, fixed when the score is submitted
+    score_given: float | None = None
+    score_maximum: float | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreTarget:
+    """Where a score goes: the launch's line item, or the container in which to find or create one."""
+
+    lineitem_url: str | None
+    lineitems_url: str | None
+    resource_link_id: str | None
+    resource_id: str | None  # the resource slug, used as the line item's resourceId
+    label: str | None
+    score_maximum: float | None  # the resource's maximum, for a line item ltigate creates
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreJob:
+    id: str
+    launch_id: str
+    platform_id: str
+    user_id: str
+    score: Score
+    target: ScoreTarget
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: float
+    created_at: float
+    updated_at: float
+    delivered_at: float | None = None
+    last_error: str | None = None
+    last_status: int | None = None
+    lease_owner: str | None = None
+    lease_until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """What a delivery attempt decided (from the pure classifier in lti/)."""
+
+    status: DeliveryStatus  # DELIVERED, PENDING (retry at next_attempt_at), FAILED or SKIPPED
+    next_attempt_at: float | None = None
+    error: str | None = None
+    http_status: int | None = None
+    lineitem_url: str | None = None  # resolved line item, kept so a retry does not search again
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceToken:
+    access_token: str = field(repr=False)
+    scopes: tuple[str, ...]
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ContextRecord:
+    """A course (LTI context) seen in launches on one platform."""
+
+    id: str
+    platform_id: str
+    context_id: str
+    title: str | None
+    label: str | None
+    memberships_url: str | None
+    synced_at: float | None
+    member_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One NRPS membership (NRPS §2.3; lti-reference §5)."""
+
+    user_id: str
+    roles: tuple[str, ...]
+    status: str = "Active"
+    name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    email: str | None = None
+    picture: str | None = None
+    lis_person_sourcedid: str | None = None
+    lti11_legacy_user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RosterEntry:
+    """A member with their latest launch in the context and that launch's grade delivery."""
+
+    member: Member
+    last_launch_id: str | None
+    last_launch_at: float | None
+    delivery: DeliveryStatus | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    status: DeliveryStatus | None = None
+    platform_id: str | None = None
+    launch_id: str | None = None
+    limit: int = 50
