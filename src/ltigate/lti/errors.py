@@ -264,3 +264,56 @@ class AuthRequestError(LtiError):
 
 class RedirectUriNotRegistered(AuthRequestError):
     code = "redirect_uri_not_registered"
+
+
+# --- service calls: access tokens, grades, rosters (lti-reference §3–§5) ----------------------
+
+
+class ServiceCallError(LtiError):
+    """An LTI Advantage service call (token endpoint, AGS, NRPS) failed or cannot be made.
+
+    Named apart from `services.errors.ServiceError` (code `service_error`), which is a different tree.
+    """
+
+    code = "service_call_error"
+    status = 502
+
+
+class TokenRequestRejected(ServiceCallError):
+    """The token endpoint refused the request; `error` is the RFC 6749 §5.2 code when one was sent."""
+
+    code = "token_request_rejected"
+    culprit = Culprit.CONFIG  # a refused assertion or scope is almost always a registration mismatch
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response_status: int,
+        error: str | None = None,
+        error_description: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.response_status = response_status
+        self.error = error
+        self.error_description = error_description
+
+
+class TokenResponseInvalid(ServiceCallError):
+    code = "token_response_invalid"
+
+
+class ServiceResponseInvalid(ServiceCallError):
+    code = "service_response_invalid"
+
+
+class ScoreInvalid(ServiceCallError):
+    code = "score_invalid"
+    culprit = Culprit.APP
+    status = 422
+
+
+class LineItemInvalid(ServiceCallError):
+    code = "line_item_invalid"
+    culprit = Culprit.APP
+    status = 422
