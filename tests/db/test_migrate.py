@@ -17,8 +17,8 @@ from ltigate.services.errors import NotMigrated
 pytestmark = pytest.mark.anyio
 
 
-def test_head_revision_is_the_initial_migration() -> None:
-    assert head_revision() == "0001"
+def test_head_revision_is_the_grades_and_rosters_migration() -> None:
+    assert head_revision() == "0002"
 
 
 def test_upgrade_leaves_a_database_equal_to_the_schema(database_url: str) -> None:
@@ -53,7 +53,7 @@ async def test_check_migrated_on_an_empty_database_says_what_to_run(empty_databa
         await engine.dispose()
     assert caught.value.code == "database_not_migrated"
     assert str(caught.value) == (
-        f"the database at {display_url(engine)} is not migrated (at revision none, code expects 0001); "
+        f"the database at {display_url(engine)} is not migrated (at revision none, code expects 0002); "
         "run `ltigate migrate`"
     )
 
@@ -73,7 +73,7 @@ async def test_upgrade_of_an_empty_database_creates_every_table(empty_database_u
 async def test_check_migrated_reports_the_revision_found(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         await connection.execute(text("UPDATE alembic_version SET version_num = '0000'"))
-    with pytest.raises(NotMigrated, match=r"\(at revision 0000, code expects 0001\)"):
+    with pytest.raises(NotMigrated, match=r"\(at revision 0000, code expects 0002\)"):
         await check_migrated(engine)
 
 
@@ -81,3 +81,46 @@ def test_display_url_hides_the_password() -> None:
     engine = create_engine("postgresql+asyncpg://gate:s3cret@db.internal:5432/ltigate")
     assert display_url(engine) == "postgresql+asyncpg://gate@db.internal:5432/ltigate"
     assert "s3cret" not in display_url(engine)
+
+
+async def test_upgrade_from_0001_keeps_the_rows_and_fills_the_new_columns(empty_database_url: str) -> None:
+    config = alembic_config(empty_database_url)
+    await anyio.to_thread.run_sync(command.upgrade, config, "0001")
+    engine = create_engine(empty_database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO platforms (id, name, issuer, client_id, auth_url, token_url, jwks_url, seats,"
+                    " grade_passback, licence_note, deployment_policy, active, created_at, updated_at)"
+                    " VALUES ('p1', 'LMS', 'https://lms.test', 'c', 'https://a', 'https://t', 'https://j', 0,"
+                    " true, '', 'pending', true, 1.0, 1.0)"
+                )
+            )
+            await connection.execute(text("INSERT INTO deployments VALUES ('p1', 'd1', 'approved', 1.0)"))
+            await connection.execute(
+                text("INSERT INTO resources VALUES ('r1', 'quiz', 'Quiz', '', 'https://app.test/q', 1.0, 1.0)")
+            )
+        await engine.dispose()
+        await anyio.to_thread.run_sync(upgrade, empty_database_url)
+        await anyio.to_thread.run_sync(check, empty_database_url)
+        async with engine.connect() as connection:
+            platform = (
+                await connection.execute(
+                    text("SELECT send_deployment_id, preserve_manual_grades, outcome_rules FROM platforms")
+                )
+            ).one()
+            resource = (await connection.execute(text("SELECT slug, score_maximum FROM resources"))).one()
+            deployments = (await connection.execute(text("SELECT count(*) FROM deployments"))).scalar()
+        assert tuple(platform) == (False, False, None)
+        assert tuple(resource) == ("quiz", None)
+        assert deployments == 1  # SQLite's batch migration must not cascade into the child table
+        await engine.dispose()
+        await anyio.to_thread.run_sync(command.downgrade, config, "0001")
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda sync: set(sync.dialect.get_table_names(sync)))
+            deployments = (await connection.execute(text("SELECT count(*) FROM deployments"))).scalar()
+        assert "score_jobs" not in tables and "members" not in tables
+        assert deployments == 1
+    finally:
+        await engine.dispose()

@@ -10,9 +10,16 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ltigate.db.engine import statement_engine
 from ltigate.db.platforms import SqlPlatformStore
 from ltigate.services.errors import Conflict, NotFound
-from ltigate.services.records import Deployment, DeploymentPolicy, DeploymentStatus, PlatformFields
+from ltigate.services.records import (
+    Deployment,
+    DeploymentPolicy,
+    DeploymentStatus,
+    OutcomeRule,
+    PlatformFields,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -44,11 +51,11 @@ def counted_statements(engine: AsyncEngine) -> Iterator[list[str]]:
     def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         statements.append(statement)
 
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    event.listen(statement_engine(engine), "before_cursor_execute", count)
     try:
         yield statements
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
+        event.remove(statement_engine(engine), "before_cursor_execute", count)
 
 
 async def test_create_stores_every_field_and_approves_the_deployment_ids(store: SqlPlatformStore) -> None:
@@ -212,3 +219,50 @@ async def test_deleting_a_platform_row_cascades_to_its_deployments(
         await connection.execute(text("DELETE FROM platforms WHERE id = 'p1'"))
         left = (await connection.execute(text("SELECT count(*) FROM deployments"))).scalar()
     assert left == 0
+
+
+GRADING = replace(
+    CANVAS,
+    send_deployment_id=True,
+    preserve_manual_grades=True,
+    outcome_rules=(
+        OutcomeRule("completed", "Completed", "FullyGraded", 0.75, 1.0),
+        OutcomeRule("disconnected", "InProgress", "NotReady"),
+        OutcomeRule("timeout", "Submitted", "PendingManual", None, 10.0),
+    ),
+)
+
+
+async def test_grading_fields_are_stored_and_default_off(store: SqlPlatformStore) -> None:
+    created = await store.create("p1", GRADING, now=1.0)
+    assert created.fields == GRADING
+    assert await store.get("p1") == created
+    plain = await store.create("p2", replace(CANVAS, client_id="2"), now=2.0)
+    assert (plain.fields.send_deployment_id, plain.fields.preserve_manual_grades) == (False, False)
+    assert plain.fields.outcome_rules == ()
+
+
+async def test_outcome_rules_are_a_json_list_and_none_is_null(store: SqlPlatformStore, engine: AsyncEngine) -> None:
+    await store.create("p1", GRADING, now=1.0)
+    await store.update("p1", replace(GRADING, outcome_rules=()), now=2.0)
+    await store.create("p2", replace(GRADING, client_id="2", outcome_rules=GRADING.outcome_rules[:1]), now=3.0)
+    async with engine.connect() as connection:
+        stored: dict[str, str | None] = dict(
+            (await connection.execute(text("SELECT id, outcome_rules FROM platforms"))).all()
+        )
+    assert stored == {
+        "p1": None,
+        "p2": '[{"outcome":"completed","activity_progress":"Completed","grading_progress":"FullyGraded",'
+        '"score_given":0.75,"score_maximum":1.0}]',
+    }
+    updated = await store.get("p1")
+    assert updated is not None
+    assert updated.fields == replace(GRADING, outcome_rules=())
+
+
+async def test_update_changes_the_grading_fields(store: SqlPlatformStore) -> None:
+    await store.create("p1", CANVAS, now=1.0)
+    updated = await store.update("p1", GRADING, now=2.0)
+    assert updated.fields == GRADING
+    back = await store.update("p1", CANVAS, now=3.0)
+    assert back.fields == CANVAS

@@ -10,9 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ltigate.db.apikeys import SqlApiKeyStore
 from ltigate.db.keys import SqlKeyStore
 from ltigate.db.launches import SqlLaunchLog
+from ltigate.db.outbox import SqlScoreOutbox
 from ltigate.db.platforms import SqlPlatformStore
 from ltigate.db.resources import SqlResourceStore
+from ltigate.db.rosters import SqlRosterStore
 from ltigate.db.states import SqlStateStore
+from ltigate.db.tokens import SqlTokenCache
 from ltigate.services import ports
 
 PAIRS = [
@@ -22,6 +25,9 @@ PAIRS = [
     (ports.LaunchLog, SqlLaunchLog),
     (ports.KeyStore, SqlKeyStore),
     (ports.ApiKeyStore, SqlApiKeyStore),
+    (ports.ScoreOutbox, SqlScoreOutbox),
+    (ports.TokenCache, SqlTokenCache),
+    (ports.RosterStore, SqlRosterStore),
 ]
 
 
@@ -55,3 +61,6 @@ def check_types(engine: AsyncEngine) -> None:
     _launches: ports.LaunchLog = SqlLaunchLog(engine)
     _keys: ports.KeyStore = SqlKeyStore(engine)
     _api_keys: ports.ApiKeyStore = SqlApiKeyStore(engine)
+    _outbox: ports.ScoreOutbox = SqlScoreOutbox(engine)
+    _tokens: ports.TokenCache = SqlTokenCache(engine)
+    _rosters: ports.RosterStore = SqlRosterStore(engine)

@@ -70,3 +70,13 @@ async def test_list_is_oldest_first_and_delete(store: SqlResourceStore) -> None:
     assert await store.delete("a") is True
     assert await store.delete("a") is False
     assert [r.id for r in await store.list()] == ["r2"]
+
+
+async def test_score_maximum_is_stored_and_optional(store: SqlResourceStore) -> None:
+    graded = ResourceFields(slug="quiz", title="Quiz", app_url="https://app.test/q", score_maximum=60.5)
+    created = await store.create("r1", graded, now=1.0)
+    assert created.fields.score_maximum == 60.5
+    assert await store.get("quiz") == created
+    ungraded = await store.update("quiz", ResourceFields(slug="quiz", title="Quiz", app_url="https://app.test/q"), 2.0)
+    assert ungraded.fields.score_maximum is None
+    assert await store.get("quiz") == ungraded

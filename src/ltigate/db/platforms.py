@@ -6,6 +6,7 @@ A platform is read with its deployments in one query (a left join); `find_by_iss
 from __future__ import annotations
 
 import builtins
+import json
 from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, Row, delete, select, update
@@ -20,6 +21,7 @@ from ltigate.services.records import (
     Deployment,
     DeploymentPolicy,
     DeploymentStatus,
+    OutcomeRule,
     Platform,
     PlatformFields,
 )
@@ -49,7 +51,42 @@ def _columns(fields: PlatformFields) -> dict[str, object]:
         "grade_passback": fields.grade_passback,
         "licence_note": fields.licence_note,
         "deployment_policy": fields.deployment_policy.value,
+        "send_deployment_id": fields.send_deployment_id,
+        "preserve_manual_grades": fields.preserve_manual_grades,
+        "outcome_rules": _rules_text(fields.outcome_rules),
     }
+
+
+def _rules_text(rules: Sequence[OutcomeRule]) -> str | None:
+    """The rules as a JSON list of objects; none (the default rules) as NULL."""
+    if not rules:
+        return None
+    objects = [
+        {
+            "outcome": rule.outcome,
+            "activity_progress": rule.activity_progress,
+            "grading_progress": rule.grading_progress,
+            "score_given": rule.score_given,
+            "score_maximum": rule.score_maximum,
+        }
+        for rule in rules
+    ]
+    return json.dumps(objects, ensure_ascii=False, separators=(",", ":"))
+
+
+def _rules(text: str | None) -> tuple[OutcomeRule, ...]:
+    if text is None:
+        return ()
+    return tuple(
+        OutcomeRule(
+            outcome=item["outcome"],
+            activity_progress=item["activity_progress"],
+            grading_progress=item["grading_progress"],
+            score_given=item.get("score_given"),
+            score_maximum=item.get("score_maximum"),
+        )
+        for item in json.loads(text)
+    )
 
 
 def _platform(row: Row[*tuple[object, ...]], found: list[Deployment]) -> Platform:
@@ -67,6 +104,9 @@ def _platform(row: Row[*tuple[object, ...]], found: list[Deployment]) -> Platfor
         licence_note=row.licence_note,
         deployment_policy=DeploymentPolicy(row.deployment_policy),
         token_audience=row.token_audience,
+        send_deployment_id=row.send_deployment_id,
+        preserve_manual_grades=row.preserve_manual_grades,
+        outcome_rules=_rules(row.outcome_rules),
     )
     return Platform(
         id=row.id,

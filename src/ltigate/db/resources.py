@@ -4,23 +4,39 @@ from __future__ import annotations
 
 import builtins
 
-from sqlalchemy import Row, delete, select, update
+from sqlalchemy import Row, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ltigate.db.engine import transaction
+from ltigate.db.engine import autocommit, transaction
 from ltigate.db.schema import resources
 from ltigate.services.errors import Conflict, NotFound
 from ltigate.services.records import Resource, ResourceFields
 
 
 def _columns(fields: ResourceFields) -> dict[str, object]:
-    return {"slug": fields.slug, "title": fields.title, "description": fields.description, "app_url": fields.app_url}
+    return {
+        "slug": fields.slug,
+        "title": fields.title,
+        "description": fields.description,
+        "app_url": fields.app_url,
+        "score_maximum": fields.score_maximum,
+    }
 
 
 def _resource(row: Row[*tuple[object, ...]]) -> Resource:
-    fields = ResourceFields(slug=row.slug, title=row.title, app_url=row.app_url, description=row.description)
+    fields = ResourceFields(
+        slug=row.slug,
+        title=row.title,
+        app_url=row.app_url,
+        description=row.description,
+        score_maximum=row.score_maximum,
+    )
     return Resource(id=row.id, fields=fields, created_at=row.created_at, updated_at=row.updated_at)
+
+
+# Built once (it runs on every launch): a statement rebuilt per call costs more than SQLite takes to run it.
+_BY_SLUG = select(resources).where(resources.c.slug == bindparam("slug"))
 
 
 class SqlResourceStore:
@@ -70,8 +86,8 @@ class SqlResourceStore:
         return Conflict(f"resource '{slug}' was changed by a concurrent request; try again")
 
     async def get(self, slug: str) -> Resource | None:
-        async with transaction(self._engine) as connection:
-            row = (await connection.execute(select(resources).where(resources.c.slug == slug))).first()
+        async with autocommit(self._engine) as connection:
+            row = (await connection.execute(_BY_SLUG, {"slug": slug})).first()
         return None if row is None else _resource(row)
 
     async def list(self) -> builtins.list[Resource]:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 NAMING_CONVENTION = {
@@ -48,6 +49,9 @@ platforms = Table(
     Column("active", Boolean, nullable=False),
     Column("created_at", Double, nullable=False),
     Column("updated_at", Double, nullable=False),
+    Column("send_deployment_id", Boolean, nullable=False, server_default=false()),
+    Column("preserve_manual_grades", Boolean, nullable=False, server_default=false()),
+    Column("outcome_rules", Text, nullable=True),  # JSON list of rule objects; NULL: the default rules
     UniqueConstraint("issuer", "client_id"),
     Index(None, "issuer"),
 )
@@ -71,6 +75,7 @@ resources = Table(
     Column("app_url", String, nullable=False),
     Column("created_at", Double, nullable=False),
     Column("updated_at", Double, nullable=False),
+    Column("score_maximum", Double, nullable=True),
     UniqueConstraint("slug"),
 )
 
@@ -141,4 +146,92 @@ api_keys = Table(
     Column("last_used_at", Double, nullable=True),
     Column("revoked_at", Double, nullable=True),
     UniqueConstraint("secret_hash"),
+)
+
+# The grade outbox. No foreign keys: a job is written with the request that submits the score, and the
+# log it points into (launches) has none either. The score is JSON text (never changed once written);
+# the target is in columns because a delivery attempt fills in the line item it resolved.
+score_jobs = Table(
+    "score_jobs",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("launch_id", String, nullable=False),
+    Column("platform_id", String, nullable=False),
+    Column("user_id", String, nullable=False),
+    Column("score", Text, nullable=False),
+    Column("target_lineitem_url", String, nullable=True),
+    Column("target_lineitems_url", String, nullable=True),
+    Column("target_resource_link_id", String, nullable=True),
+    Column("target_resource_id", String, nullable=True),
+    Column("target_label", String, nullable=True),
+    Column("target_score_maximum", Double, nullable=True),
+    Column("target_deployment_id", String, nullable=True),
+    Column("status", String, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Double, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Column("delivered_at", Double, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("lease_owner", String, nullable=True),
+    Column("lease_until", Double, nullable=True),
+    Index(None, "status", "next_attempt_at"),  # the claim: due pending jobs, oldest due first
+    Index(None, "launch_id", "created_at"),  # a launch's jobs, newest first
+    Index(None, "created_at"),
+    Index(None, "platform_id", "created_at"),
+    Index(None, "platform_id", "user_id"),  # last_delivered: a user's jobs on a platform
+)
+
+# Service access tokens, one per platform and scope set (scope_key: the canonical scope string). The token
+# is stored as the services layer gives it (sealed). No foreign key: a cache entry, rewritten as it expires.
+service_tokens = Table(
+    "service_tokens",
+    metadata,
+    Column("platform_id", String, primary_key=True),
+    Column("scope_key", String, primary_key=True),
+    Column("access_token", Text, nullable=False),
+    Column("scopes", Text, nullable=False),  # JSON list
+    Column("expires_at", Double, nullable=False),
+)
+
+# Courses seen in launches; `sync_id` names the roster sync started last (older ones stop writing).
+contexts = Table(
+    "contexts",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("platform_id", String, ForeignKey("platforms.id", ondelete="CASCADE"), nullable=False),
+    Column("context_id", String, nullable=False),
+    Column("title", String, nullable=True),
+    Column("label", String, nullable=True),
+    Column("memberships_url", String, nullable=True),
+    Column("deployment_id", String, nullable=True),  # of the latest launch that named one
+    Column("synced_at", Double, nullable=True),
+    Column("member_count", Integer, nullable=False),
+    Column("sync_id", String, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    UniqueConstraint("platform_id", "context_id"),
+    Index(None, "updated_at"),
+)
+
+# A context's roster (NRPS memberships); roles are a JSON list of role URIs. `sync_id` marks the sync that
+# last wrote the row: rows another sync left behind are removed when a sync completes.
+members = Table(
+    "members",
+    metadata,
+    Column("context_key", String, ForeignKey("contexts.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", String, primary_key=True),
+    Column("roles", Text, nullable=False),
+    Column("status", String, nullable=False),
+    Column("name", String, nullable=True),
+    Column("given_name", String, nullable=True),
+    Column("family_name", String, nullable=True),
+    Column("email", String, nullable=True),
+    Column("picture", String, nullable=True),
+    Column("lis_person_sourcedid", String, nullable=True),
+    Column("lti11_legacy_user_id", String, nullable=True),
+    Column("sync_id", String, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Index(None, "context_key", "family_name", "name", "user_id"),  # a roster page in display order
 )

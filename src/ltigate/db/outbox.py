@@ -1,0 +1,294 @@
+"""The grade outbox (the ScoreOutbox port): score jobs claimed by workers under a lease, atomically across
+processes, and finished only by the worker that still holds the lease.
+
+The claim is one UPDATE whose WHERE picks the due jobs: on PostgreSQL the pick is a
+`SELECT … FOR UPDATE SKIP LOCKED` evaluated once (an ARRAY initplan, so the LIMIT holds), on SQLite a plain
+subquery, the statement being atomic because SQLite runs one writer at a time. A job whose lease has run
+out is due again: its worker is presumed dead.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Sequence
+from typing import Final
+
+from sqlalchemy import ColumnElement, Row, Select, any_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ltigate.db.engine import transaction
+from ltigate.db.schema import score_jobs
+from ltigate.services.errors import Conflict
+from ltigate.services.records import DeliveryStatus, JobFilter, JobResult, Score, ScoreJob, ScoreTarget
+
+MAX_LIST: Final = 500
+# Launch ids per query in latest_by_launch: far below the bound-parameter limits of both databases.
+CHUNK: Final = 500
+
+_PENDING: Final = DeliveryStatus.PENDING.value
+
+
+def _score_text(score: Score) -> str:
+    value = {
+        "activity_progress": score.activity_progress,
+        "grading_progress": score.grading_progress,
+        "timestamp": score.timestamp,
+        "score_given": score.score_given,
+        "score_maximum": score.score_maximum,
+        "comment": score.comment,
+    }
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _score(text: str) -> Score:
+    value = json.loads(text)
+    return Score(
+        activity_progress=value["activity_progress"],
+        grading_progress=value["grading_progress"],
+        timestamp=value["timestamp"],
+        score_given=value.get("score_given"),
+        score_maximum=value.get("score_maximum"),
+        comment=value.get("comment"),
+    )
+
+
+def _job(row: Row[*tuple[object, ...]]) -> ScoreJob:
+    target = ScoreTarget(
+        lineitem_url=row.target_lineitem_url,
+        lineitems_url=row.target_lineitems_url,
+        resource_link_id=row.target_resource_link_id,
+        resource_id=row.target_resource_id,
+        label=row.target_label,
+        score_maximum=row.target_score_maximum,
+        deployment_id=row.target_deployment_id,
+    )
+    return ScoreJob(
+        id=row.id,
+        launch_id=row.launch_id,
+        platform_id=row.platform_id,
+        user_id=row.user_id,
+        score=_score(row.score),
+        target=target,
+        status=DeliveryStatus(row.status),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        delivered_at=row.delivered_at,
+        last_error=row.last_error,
+        last_status=row.last_status,
+        lease_owner=row.lease_owner,
+        lease_until=row.lease_until,
+    )
+
+
+def _claimable(now: float) -> ColumnElement[bool]:
+    """Pending, due, and not leased (or the lease ran out)."""
+    return (
+        (score_jobs.c.status == _PENDING)
+        & (score_jobs.c.next_attempt_at <= now)
+        & or_(score_jobs.c.lease_until.is_(None), score_jobs.c.lease_until < now)
+    )
+
+
+def _due(now: float, limit: int) -> Select[tuple[str]]:
+    return (
+        select(score_jobs.c.id)
+        .where(_claimable(now))
+        .order_by(score_jobs.c.next_attempt_at, score_jobs.c.id)
+        .limit(limit)
+    )
+
+
+def _picked(connection: AsyncConnection, now: float, limit: int) -> ColumnElement[bool]:
+    """The WHERE of the claim: the ids of up to `limit` claimable jobs, locked on PostgreSQL."""
+    if connection.dialect.name == "postgresql":
+        # `id = ANY(ARRAY(SELECT …))` runs the locking SELECT exactly once; `id IN (SELECT … LIMIT n)` may be
+        # planned as a join that re-scans it, and lock (and return) more than n rows.
+        locked = _due(now, limit).with_for_update(skip_locked=True)
+        return score_jobs.c.id == any_(func.array(locked.scalar_subquery()))
+    return score_jobs.c.id.in_(_due(now, limit).scalar_subquery())
+
+
+class SqlScoreOutbox:
+    """ScoreOutbox over SQLite (3.35+, for RETURNING) or PostgreSQL."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def enqueue(self, job: ScoreJob) -> None:
+        """Store the job as given; raises Conflict when its id exists."""
+        values = {
+            "id": job.id,
+            "launch_id": job.launch_id,
+            "platform_id": job.platform_id,
+            "user_id": job.user_id,
+            "score": _score_text(job.score),
+            "target_lineitem_url": job.target.lineitem_url,
+            "target_lineitems_url": job.target.lineitems_url,
+            "target_resource_link_id": job.target.resource_link_id,
+            "target_resource_id": job.target.resource_id,
+            "target_label": job.target.label,
+            "target_score_maximum": job.target.score_maximum,
+            "target_deployment_id": job.target.deployment_id,
+            "status": job.status.value,
+            "attempts": job.attempts,
+            "next_attempt_at": job.next_attempt_at,
+            "created_at": job.created_at,
+            "updated_at": job.updated_at,
+            "delivered_at": job.delivered_at,
+            "last_error": job.last_error,
+            "last_status": job.last_status,
+            "lease_owner": job.lease_owner,
+            "lease_until": job.lease_until,
+        }
+        try:
+            async with transaction(self._engine) as connection:
+                await connection.execute(score_jobs.insert().values(values))
+        except IntegrityError as exc:
+            raise Conflict(f"a score job with id '{job.id}' exists already") from exc
+
+    async def claim(self, *, owner: str, now: float, lease_seconds: float, limit: int) -> builtins.list[ScoreJob]:
+        """Lease up to `limit` due pending jobs to `owner` until `now + lease_seconds`, the earliest due first.
+
+        One statement: concurrent claimers (in any process) never get the same job while its lease is live.
+        Attempts are not counted here but in `finish`.
+        """
+        if limit <= 0:
+            return []
+        async with transaction(self._engine) as connection:
+            statement = (
+                update(score_jobs)
+                .where(_picked(connection, now, limit), _claimable(now))
+                .values(lease_owner=owner, lease_until=now + lease_seconds, updated_at=now)
+                .returning(score_jobs)
+            )
+            rows = (await connection.execute(statement)).all()
+        return sorted((_job(row) for row in rows), key=lambda job: (job.next_attempt_at, job.id))
+
+    async def finish(self, job_id: str, owner: str, result: JobResult, now: float) -> bool:
+        """Apply the result of an attempt and drop the lease, counting the attempt; False (nothing changed)
+        when `owner` no longer holds the job's lease or the job is no longer pending.
+
+        DELIVERED stamps `delivered_at`; PENDING sets the next attempt (`now` when the result gives none);
+        every result records its error and HTTP status; a resolved line item URL replaces the target's.
+        """
+        values: dict[str, object] = {
+            "status": result.status.value,
+            "attempts": score_jobs.c.attempts + 1,
+            "updated_at": now,
+            "last_error": result.error,
+            "last_status": result.http_status,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        if result.status is DeliveryStatus.DELIVERED:
+            values["delivered_at"] = now
+        elif result.status is DeliveryStatus.PENDING:
+            values["next_attempt_at"] = now if result.next_attempt_at is None else result.next_attempt_at
+        if result.lineitem_url is not None:
+            values["target_lineitem_url"] = result.lineitem_url
+        statement = (
+            update(score_jobs)
+            .where(
+                score_jobs.c.id == job_id,
+                score_jobs.c.lease_owner == owner,
+                score_jobs.c.status == _PENDING,
+            )
+            .values(values)
+        )
+        async with transaction(self._engine) as connection:
+            return (await connection.execute(statement)).rowcount == 1
+
+    async def get(self, job_id: str) -> ScoreJob | None:
+        async with transaction(self._engine) as connection:
+            row = (await connection.execute(select(score_jobs).where(score_jobs.c.id == job_id))).first()
+        return None if row is None else _job(row)
+
+    async def list(self, query: JobFilter) -> builtins.list[ScoreJob]:
+        """Jobs matching every given filter, newest first; at most `query.limit`, capped at 500."""
+        statement = select(score_jobs)
+        if query.status is not None:
+            statement = statement.where(score_jobs.c.status == query.status.value)
+        if query.platform_id is not None:
+            statement = statement.where(score_jobs.c.platform_id == query.platform_id)
+        if query.launch_id is not None:
+            statement = statement.where(score_jobs.c.launch_id == query.launch_id)
+        limit = max(0, min(query.limit, MAX_LIST))
+        statement = statement.order_by(score_jobs.c.created_at.desc(), score_jobs.c.id.desc()).limit(limit)
+        async with transaction(self._engine) as connection:
+            rows = (await connection.execute(statement)).all()
+        return [_job(row) for row in rows]
+
+    async def retry(self, job_id: str, now: float) -> ScoreJob | None:
+        """Make a failed or skipped job (or a pending one nobody holds) pending and due now, without a lease.
+
+        A delivered job, and a pending one under a live lease (a worker is sending it), come back unchanged.
+        The attempt count and the last error are kept. None when the job is unknown.
+        """
+        retryable = or_(
+            score_jobs.c.status.in_([DeliveryStatus.FAILED.value, DeliveryStatus.SKIPPED.value]),
+            (score_jobs.c.status == _PENDING) & or_(score_jobs.c.lease_until.is_(None), score_jobs.c.lease_until < now),
+        )
+        statement = (
+            update(score_jobs)
+            .where(score_jobs.c.id == job_id, retryable)
+            .values(status=_PENDING, next_attempt_at=now, updated_at=now, lease_owner=None, lease_until=None)
+            .returning(score_jobs)
+        )
+        async with transaction(self._engine) as connection:
+            row = (await connection.execute(statement)).first()
+            if row is None:
+                row = (await connection.execute(select(score_jobs).where(score_jobs.c.id == job_id))).first()
+        return None if row is None else _job(row)
+
+    async def latest_by_launch(self, launch_ids: Sequence[str]) -> dict[str, ScoreJob]:
+        """For each launch id that has jobs, its newest job (by created_at, then id); one query per 500 ids."""
+        wanted = list(dict.fromkeys(launch_ids))
+        found: dict[str, ScoreJob] = {}
+        async with transaction(self._engine) as connection:
+            for start in range(0, len(wanted), CHUNK):
+                rank = (
+                    func.row_number()
+                    .over(
+                        partition_by=score_jobs.c.launch_id,
+                        order_by=(score_jobs.c.created_at.desc(), score_jobs.c.id.desc()),
+                    )
+                    .label("rank")
+                )
+                ranked = (
+                    select(score_jobs, rank).where(score_jobs.c.launch_id.in_(wanted[start : start + CHUNK])).subquery()
+                )
+                statement = select(*(ranked.c[column.name] for column in score_jobs.c)).where(ranked.c.rank == 1)
+                for row in (await connection.execute(statement)).all():
+                    found[row.launch_id] = _job(row)
+        return found
+
+    async def last_delivered(self, platform_id: str, user_id: str, lineitem_url: str) -> ScoreJob | None:
+        """The job delivered last (by delivered_at) for this user and line item on the platform; None if none."""
+        statement = (
+            select(score_jobs)
+            .where(
+                score_jobs.c.platform_id == platform_id,
+                score_jobs.c.user_id == user_id,
+                score_jobs.c.target_lineitem_url == lineitem_url,
+                score_jobs.c.status == DeliveryStatus.DELIVERED.value,
+            )
+            .order_by(score_jobs.c.delivered_at.desc(), score_jobs.c.created_at.desc(), score_jobs.c.id.desc())
+            .limit(1)
+        )
+        async with transaction(self._engine) as connection:
+            row = (await connection.execute(statement)).first()
+        return None if row is None else _job(row)
+
+    async def counts(self) -> dict[DeliveryStatus, int]:
+        """The number of jobs in each status, every status present (0 when none)."""
+        statement = select(score_jobs.c.status, func.count()).group_by(score_jobs.c.status)
+        async with transaction(self._engine) as connection:
+            rows = (await connection.execute(statement)).all()
+        counts = dict.fromkeys(DeliveryStatus, 0)
+        for status, count in rows:
+            counts[DeliveryStatus(status)] = count
+        return counts
