@@ -11,12 +11,14 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ltigate.db.engine import transaction
+from ltigate.db.engine import autocommit, transaction
 from ltigate.db.schema import launches
 from ltigate.services.errors import Conflict
 from ltigate.services.records import LaunchFilter, LaunchOutcome, LaunchRecord
 
 MAX_LIST: Final = 500
+# Built once: a statement rebuilt per call costs more in SQLAlchemy than SQLite takes to run it.
+_INSERT = launches.insert()
 
 
 def _claims_text(claims: Mapping[str, object] | None) -> str | None:
@@ -75,8 +77,8 @@ class SqlLaunchLog:
             "ticket_redeemed_at": launch.ticket_redeemed_at,
         }
         try:
-            async with transaction(self._engine) as connection:
-                await connection.execute(launches.insert().values(values))
+            async with autocommit(self._engine) as connection:
+                await connection.execute(_INSERT, values)
         except IntegrityError as exc:
             raise Conflict(f"a launch with id '{launch.id}' is in the log already") from exc
 

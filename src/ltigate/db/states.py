@@ -4,11 +4,11 @@ used once across every process sharing the database (lti-reference §1.2, state 
 
 from __future__ import annotations
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ltigate.db.engine import transaction
+from ltigate.db.engine import autocommit, transaction
 from ltigate.db.schema import login_states
 from ltigate.services.errors import Conflict
 from ltigate.services.records import ConsumedState, LoginState
@@ -19,6 +19,15 @@ _STATE_COLUMNS = (
     login_states.c.target_link_uri,
     login_states.c.expires_at,
 )
+# Built once: a statement rebuilt per call costs more in SQLAlchemy than SQLite takes to run it.
+_INSERT = login_states.insert()
+_MARK_USED = (
+    update(login_states)
+    .where(login_states.c.state_hash == bindparam("hash"), login_states.c.consumed_at.is_(None))
+    .values(consumed_at=bindparam("now"))
+    .returning(*_STATE_COLUMNS)
+)
+_LOOKUP = select(*_STATE_COLUMNS).where(login_states.c.state_hash == bindparam("hash"))
 
 
 class SqlStateStore:
@@ -38,8 +47,8 @@ class SqlStateStore:
             "consumed_at": None,
         }
         try:
-            async with transaction(self._engine) as connection:
-                await connection.execute(login_states.insert().values(values))
+            async with autocommit(self._engine) as connection:
+                await connection.execute(_INSERT, values)
         except IntegrityError as exc:
             raise Conflict("a login state with this hash exists already") from exc
 
@@ -49,18 +58,13 @@ class SqlStateStore:
         A state used before comes back with first_use=False; None when unknown or purged. Expiry is not
         checked here: the caller compares `expires_at` with its clock.
         """
-        mark = (
-            update(login_states)
-            .where(login_states.c.state_hash == state_hash, login_states.c.consumed_at.is_(None))
-            .values(consumed_at=now)
-            .returning(*_STATE_COLUMNS)
-        )
-        async with transaction(self._engine) as connection:
-            row = (await connection.execute(mark)).first()
+        # The conditional UPDATE alone decides first use; the lookup after it only tells a replay from an
+        # unknown state, so both run without a surrounding transaction.
+        async with autocommit(self._engine) as connection:
+            row = (await connection.execute(_MARK_USED, {"hash": state_hash, "now": now})).first()
             first_use = row is not None
             if row is None:
-                lookup = select(*_STATE_COLUMNS).where(login_states.c.state_hash == state_hash)
-                row = (await connection.execute(lookup)).first()
+                row = (await connection.execute(_LOOKUP, {"hash": state_hash})).first()
         if row is None:
             return None
         state = LoginState(
