@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 
 from ltigate.config import Settings
@@ -9,22 +10,34 @@ from ltigate.db import engine as db_engine
 from ltigate.db.apikeys import SqlApiKeyStore
 from ltigate.db.keys import SqlKeyStore
 from ltigate.db.launches import SqlLaunchLog
+from ltigate.db.outbox import SqlScoreOutbox
 from ltigate.db.platforms import SqlPlatformStore
 from ltigate.db.resources import SqlResourceStore
+from ltigate.db.rosters import SqlRosterStore
 from ltigate.db.states import SqlStateStore
+from ltigate.db.tokens import SqlTokenCache
+from ltigate.lti.delivery import RetryPolicy
 from ltigate.lti.jwks import CachePolicy
 from ltigate.net.client import OutboundClient
 from ltigate.net.jwks_cache import JwksCache
 from ltigate.services.api_keys import ApiKeys
 from ltigate.services.gateway import Gateway, ToolUrls
+from ltigate.services.grades import Grades
 from ltigate.services.launch import LaunchService
 from ltigate.services.launches import Launches
+from ltigate.services.line_items import LineItems
 from ltigate.services.login import GatewayUrls, LoginService
 from ltigate.services.platforms import Platforms
 from ltigate.services.registrations import Registrations
+from ltigate.services.resource_cache import ResourceCache
 from ltigate.services.resources import Resources
+from ltigate.services.rosters import Rosters
+from ltigate.services.score_delivery import ScoreDelivery
 from ltigate.services.sealing import Sealer
+from ltigate.services.service_calls import ServiceCalls
+from ltigate.services.service_tokens import ServiceTokens
 from ltigate.services.tool_keys import ToolKeys
+from ltigate.services.wakeup import Wakeup
 
 # Consumed states are kept past their expiry so a replayed launch is named as such, not as "unknown".
 KEEP_CONSUMED_SECONDS = 3600.0
@@ -46,15 +59,32 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
             allow_private_addresses=settings.allow_private_addresses,
         )
     except BaseException:
-        await engine.dispose()
+        await db_engine.dispose(engine)
         raise
     jwks = JwksCache(outbound, policy=CachePolicy(refetch_cooldown=settings.jwks_refetch_cooldown_seconds))
     platform_store = SqlPlatformStore(engine)
     state_store = SqlStateStore(engine)
     launch_log = SqlLaunchLog(engine)
-    resource_store = SqlResourceStore(engine)
+    resource_store = ResourceCache(SqlResourceStore(engine), clock)  # looked up on every launch
     registrations = Registrations(platform_store, clock)
-    tool_keys = ToolKeys(SqlKeyStore(engine), Sealer(settings.secret_key), clock, settings.key_overlap_hours * 3600)
+    sealer = Sealer(settings.secret_key)
+    tool_keys = ToolKeys(SqlKeyStore(engine), sealer, clock, settings.key_overlap_hours * 3600)
+    outbox = SqlScoreOutbox(engine)
+    wakeup = Wakeup()
+    service_tokens = ServiceTokens(outbound, SqlTokenCache(engine), tool_keys, sealer, clock)
+    calls = ServiceCalls(outbound, service_tokens)
+    line_items = LineItems(calls)
+    rosters = Rosters(SqlRosterStore(engine), platform_store, calls, clock)
+    launches = Launches(launch_log, tool_keys, settings.base_url, clock)
+    score_delivery = ScoreDelivery(
+        platform_store,
+        calls,
+        line_items,
+        outbox,
+        clock,
+        RetryPolicy(),
+        random.random,
+    )
     tool_urls = ToolUrls.from_settings(settings)
     urls = GatewayUrls(origin=settings.origin, launch_url=tool_urls.launch_url)
     await tool_keys.ensure()
@@ -66,7 +96,7 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
 
     async def close() -> None:
         await outbound.aclose()
-        await engine.dispose()
+        await db_engine.dispose(engine)
 
     async def check_ready() -> None:
         await db_engine.ping(engine)
@@ -91,9 +121,18 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
             clock=clock,
             leeway=settings.leeway_seconds,
             ticket_ttl=settings.ticket_ttl_seconds,
+            after_success=rosters.note_launch,
         ),
-        launches=Launches(launch_log, tool_keys, settings.base_url, clock),
+        launches=launches,
         tool_keys=tool_keys,
+        grades=Grades(launches, platform_store, resource_store, outbox, clock, wakeup),
+        rosters=rosters,
+        line_items=line_items,
+        service_tokens=service_tokens,
+        outbox=outbox,
+        outbox_wakeup=wakeup,
+        score_delivery=score_delivery,
+        clock=clock,
         check_ready=check_ready,
         maintain=maintain,
         close=close,

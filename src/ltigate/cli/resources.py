@@ -74,11 +74,11 @@ def update(
 ) -> None:
     """Change a resource; options not given keep their value. The slug stays."""
     given = {"title": title, "app_url": app_url, "description": description}
-    changes = {key: value for key, value in given.items() if value is not None}
+    changes: dict[str, object] = {key: value for key, value in given.items() if value is not None}
 
     async def work(gateway: Gateway) -> Resource:
         current = (await gateway.resources.get(slug)).fields
-        return await gateway.resources.update(slug, replace(current, **changes))
+        return await gateway.resources.update(slug, replace(current, **changes))  # type: ignore[arg-type]
 
     resource = with_gateway(settings, work)
     output.print_done(f"Updated resource {resource.fields.slug}")

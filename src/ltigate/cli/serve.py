@@ -1,4 +1,5 @@
-"""`ltigate serve` (the ASGI app under uvicorn, housekeeping inside) and `ltigate worker` (housekeeping alone)."""
+"""`ltigate serve` (the ASGI app under uvicorn, the worker inside) and `ltigate worker` (score delivery and
+housekeeping alone)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from ltigate.cli.info import print_urls
 from ltigate.config import Settings, load_settings
 from ltigate.services.gateway import Gateway
 from ltigate.web.app import create_app
-from ltigate.worker import housekeeping
+from ltigate.worker import runner
 
 # uvicorn's own code for "the server did not start" (lifespan startup failed).
 EXIT_STARTUP_FAILURE: Final = 3
@@ -30,7 +31,9 @@ LOOPBACK_PROXY: Final = "127.0.0.1"
 
 Host = Annotated[str | None, typer.Option("--host", help="Address to bind. Env: LTIGATE_HOST.", show_default=False)]
 Port = Annotated[int | None, typer.Option("--port", help="Port to listen on. Env: LTIGATE_PORT.", show_default=False)]
-NoWorker = Annotated[bool, typer.Option("--no-worker", help="Do not run housekeeping in this process.")]
+NoWorker = Annotated[
+    bool, typer.Option("--no-worker", help="Do not deliver scores or run housekeeping in this process.")
+]
 ProxyHeaders = Annotated[
     bool | None,
     typer.Option(
@@ -116,7 +119,7 @@ async def _serve(settings: Settings, *, run_worker: bool, proxy_headers: bool) -
     # The gateway's connections belong to this event loop, so it is built here, where uvicorn runs.
     gateway = await build_gateway(settings)
     try:
-        app = create_app(gateway, background=[housekeeping.run] if run_worker else [])
+        app = create_app(gateway, background=[runner.run_all] if run_worker else [])
         server = uvicorn.Server(server_config(app, settings, proxy_headers))
         print_urls(settings)
         output.print_line(f"Listening on http://{settings.host}:{settings.port} (Ctrl-C stops)", style="dim")
@@ -127,7 +130,8 @@ async def _serve(settings: Settings, *, run_worker: bool, proxy_headers: bool) -
 
 
 def worker(settings: Settings) -> None:
-    """Run housekeeping (expired login states, key reloads) until SIGINT or SIGTERM."""
+    """Deliver queued scores and run housekeeping (expired login states, key reloads) until SIGINT or
+    SIGTERM; deliveries in flight finish first."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the schema check at start is not news
 
@@ -137,7 +141,7 @@ def worker(settings: Settings) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         output.print_line("Worker running (Ctrl-C stops)", style="dim")
-        chores = asyncio.create_task(housekeeping.run(gateway))
+        chores = asyncio.create_task(runner.run_all(gateway))
         stopped = asyncio.create_task(stop.wait())
         try:
             await asyncio.wait({chores, stopped}, return_when=asyncio.FIRST_COMPLETED)

@@ -7,13 +7,20 @@ from dataclasses import dataclass, field
 
 from ltigate.config import Settings
 from ltigate.services.api_keys import ApiKeys
+from ltigate.services.grades import Grades
 from ltigate.services.launch import LaunchService
 from ltigate.services.launches import Launches
+from ltigate.services.line_items import LineItems
 from ltigate.services.login import LoginService
 from ltigate.services.platforms import Platforms
+from ltigate.services.ports import Clock, ScoreOutbox
 from ltigate.services.registrations import Registrations
 from ltigate.services.resources import Resources
+from ltigate.services.rosters import Rosters
+from ltigate.services.score_delivery import ScoreDelivery
+from ltigate.services.service_tokens import ServiceTokens
 from ltigate.services.tool_keys import ToolKeys
+from ltigate.services.wakeup import Wakeup
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,14 @@ class Gateway:
     launch: LaunchService
     launches: Launches
     tool_keys: ToolKeys
+    grades: Grades
+    rosters: Rosters
+    line_items: LineItems
+    service_tokens: ServiceTokens
+    outbox: ScoreOutbox
+    outbox_wakeup: Wakeup
+    score_delivery: ScoreDelivery
+    clock: Clock
     check_ready: Callable[[], Awaitable[None]]
     maintain: Callable[[], Awaitable[int]]  # one housekeeping pass: purge expired states; returns rows removed
     close: Callable[[], Awaitable[None]]

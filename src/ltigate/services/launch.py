@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -96,7 +97,9 @@ class LaunchService:
         clock: Clock,
         leeway: int,
         ticket_ttl: int,
+        after_success: Callable[[Platform, LtiMessage], Awaitable[None]] | None = None,
     ) -> None:
+        self._after_success = after_success
         self._registrations, self._keys, self._states, self._resources = registrations, keys, states, resources
         self._log, self._tool_keys, self._urls, self._issuer = log, tool_keys, urls, issuer
         self._clock, self._leeway, self._ticket_ttl = clock, leeway, ticket_ttl
@@ -163,6 +166,8 @@ class LaunchService:
             key=self._tool_keys.signing_key(KeyPurpose.TICKET),
         )
         await self._log.record(_success(launch_id, now, platform, message, resource, claims, jti))
+        if self._after_success is not None:
+            await self._after_success(platform, message)
         separator = "&" if urlsplit(resource.fields.app_url).query else "?"
         return CompletedLaunch(
             launch_id=launch_id,

@@ -13,23 +13,23 @@ from ltigate.services.records import (
     ConsumedState,
     ContextRecord,
     DeliveryStatus,
-    JobFilter,
-    JobResult,
-    Member,
-    RosterEntry,
-    ScoreJob,
-    ServiceToken,
     Deployment,
     DeploymentStatus,
+    JobFilter,
+    JobResult,
     KeyPurpose,
     KeyState,
     LaunchFilter,
     LaunchRecord,
     LoginState,
+    Member,
     Platform,
     PlatformFields,
     Resource,
     ResourceFields,
+    RosterEntry,
+    ScoreJob,
+    ServiceToken,
     ToolKey,
 )
 
@@ -149,6 +149,9 @@ class ScoreOutbox(Protocol):
 
     async def counts(self) -> dict[DeliveryStatus, int]: ...
 
+    async def last_delivered(self, platform_id: str, user_id: str, lineitem_url: str) -> ScoreJob | None:
+        """The newest delivered job for this user and line item (to notice grades changed in the LMS)."""
+
 
 class TokenCache(Protocol):
     """Service access tokens shared by all processes, per platform and scope set."""
@@ -168,6 +171,7 @@ class RosterStore(Protocol):
         label: str | None,
         memberships_url: str | None,
         now: float,
+        deployment_id: str | None = None,
     ) -> ContextRecord: ...
 
     async def get_context(self, context_key: str) -> ContextRecord | None: ...

@@ -221,6 +221,7 @@ class ScoreTarget:
     resource_id: str | None  # the resource slug, used as the line item's resourceId
     label: str | None
     score_maximum: float | None  # the resource's maximum, for a line item ltigate creates
+    deployment_id: str | None = None  # the launch's deployment, for the client assertion
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +274,7 @@ class ContextRecord:
     memberships_url: str | None
     synced_at: float | None
     member_count: int
+    deployment_id: str | None = None  # of the latest launch, for the client assertion
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from urllib.parse import quote
 
-from ltigate.services.errors import NotFound
+from ltigate.services.errors import InvalidField, NotFound
 from ltigate.services.ports import Clock, ResourceStore
 from ltigate.services.records import Resource, ResourceFields
 from ltigate.services.validation import check_slug, check_text, check_url
@@ -21,7 +22,16 @@ def check_resource_fields(fields: ResourceFields) -> ResourceFields:
         title=check_text(fields.title, "title"),
         app_url=check_url(fields.app_url, "app_url"),
         description=check_text(fields.description, "description", limit=4000, required=False),
+        score_maximum=_check_score_maximum(fields.score_maximum),
     )
+
+
+def _check_score_maximum(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise InvalidField(f"score_maximum {value!r} is not a number > 0", "score_maximum")
+    return float(value)
 
 
 class Resources:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Annotated
 
@@ -40,13 +41,19 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def router(gateway: Gateway) -> APIRouter:
+def authenticator(gateway: Gateway) -> Callable[[Request], Awaitable[ApiKey]]:
+    """The dependency that admits a request with a valid API key (`Authorization: Bearer <key>`)."""
+
     async def authenticated(request: Request) -> ApiKey:
         header = request.headers.get("authorization", "")
         scheme, _, secret = header.partition(" ")
         return await gateway.api_keys.authenticate(secret.strip() if scheme.lower() == "bearer" else None)
 
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticated)], responses=ERRORS)
+    return authenticated
+
+
+def router(gateway: Gateway) -> APIRouter:
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticator(gateway))], responses=ERRORS)
 
     @api.get("/tool", response_model=ToolOut, tags=["tool"], summary="The URLs to register in an LMS")
     async def tool() -> ToolOut:
@@ -83,6 +90,8 @@ def router(gateway: Gateway) -> APIRouter:
             changes["deployment_ids"] = tuple(changes["deployment_ids"] or ())
         else:
             changes["deployment_ids"] = ()
+        if "outcome_rules" in changes:
+            changes["outcome_rules"] = tuple(r.to_rule() for r in body.outcome_rules or [])
         fields: PlatformFields = replace(current, **changes)
         platform = await gateway.platforms.update(platform_id, fields)
         gateway.registrations.invalidate()

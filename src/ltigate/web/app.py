@@ -20,7 +20,7 @@ from ltigate import __version__
 from ltigate.lti.errors import LtiError
 from ltigate.services.errors import ServiceError
 from ltigate.services.gateway import Gateway
-from ltigate.web import api, lti_endpoints
+from ltigate.web import api, grades_api, lti_endpoints
 from ltigate.web.errors import api_error, json_error, unexpected_error
 
 
@@ -94,6 +94,7 @@ def create_app(gateway: Gateway, *, background: Sequence[Background] = ()) -> Fa
     app.router.routes.append(Route("/healthz", healthz, methods=["GET"]))
     app.router.routes.append(Route("/readyz", readyz, methods=["GET"]))
     app.include_router(api.router(gateway))
+    app.include_router(grades_api.router(gateway))
     return app
 
 

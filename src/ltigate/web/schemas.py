@@ -7,7 +7,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ltigate.services.launches import LaunchDetail
-from ltigate.services.records import DeploymentPolicy, LaunchRecord, Platform, PlatformFields, Resource
+from ltigate.services.records import (
+    DEFAULT_OUTCOME_RULES,
+    DeploymentPolicy,
+    LaunchRecord,
+    OutcomeRule,
+    Platform,
+    PlatformFields,
+    Resource,
+)
 
 
 class ErrorBody(BaseModel):
@@ -31,6 +39,34 @@ class ToolOut(BaseModel):
     ticket_jwks_url: str = Field(description="Key set that verifies handoff tickets")
 
 
+class OutcomeRuleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["completed", "timeout", "disconnected"]
+    activityProgress: Literal["Initialized", "Started", "InProgress", "Submitted", "Completed"]
+    gradingProgress: Literal["FullyGraded", "Pending", "PendingManual", "Failed", "NotReady"]
+    scoreGiven: float | None = Field(default=None, ge=0)
+    scoreMaximum: float | None = Field(default=None, gt=0)
+
+    def to_rule(self) -> OutcomeRule:
+        return OutcomeRule(
+            outcome=self.outcome,
+            activity_progress=self.activityProgress,
+            grading_progress=self.gradingProgress,
+            score_given=self.scoreGiven,
+            score_maximum=self.scoreMaximum,
+        )
+
+    @classmethod
+    def of(cls, rule: OutcomeRule) -> OutcomeRuleBody:
+        return cls(
+            outcome=rule.outcome,  # type: ignore[arg-type]
+            activityProgress=rule.activity_progress,  # type: ignore[arg-type]
+            gradingProgress=rule.grading_progress,  # type: ignore[arg-type]
+            scoreGiven=rule.score_given,
+            scoreMaximum=rule.score_maximum,
+        )
+
+
 class PlatformIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(max_length=255)
@@ -45,9 +81,20 @@ class PlatformIn(BaseModel):
     licence_note: str = Field(default="", max_length=10000)
     deployment_policy: DeploymentPolicy = DeploymentPolicy.PENDING
     token_audience: str | None = Field(default=None, max_length=2000)
+    send_deployment_id: bool = Field(default=False, description="Put deployment_id in client assertions")
+    preserve_manual_grades: bool = Field(
+        default=False, description="Read the LMS grade first and do not overwrite one an instructor changed"
+    )
+    outcome_rules: list[OutcomeRuleBody] = Field(
+        default_factory=list, max_length=3, description="Session outcome → score; empty for the defaults"
+    )
 
     def to_fields(self) -> PlatformFields:
-        return PlatformFields(**{**self.model_dump(), "deployment_ids": tuple(self.deployment_ids)})
+        values = self.model_dump(exclude={"outcome_rules"})
+        return PlatformFields(
+            **{**values, "deployment_ids": tuple(self.deployment_ids)},
+            outcome_rules=tuple(r.to_rule() for r in self.outcome_rules),
+        )
 
 
 class PlatformPatch(BaseModel):
@@ -64,6 +111,9 @@ class PlatformPatch(BaseModel):
     licence_note: str | None = Field(default=None, max_length=10000)
     deployment_policy: DeploymentPolicy | None = None
     token_audience: str | None = Field(default=None, max_length=2000)
+    send_deployment_id: bool | None = None
+    preserve_manual_grades: bool | None = None
+    outcome_rules: list[OutcomeRuleBody] | None = Field(default=None, max_length=3)
 
 
 class DeploymentOut(BaseModel):
@@ -92,6 +142,9 @@ class PlatformOut(BaseModel):
     grade_passback: bool
     licence_note: str
     deployment_policy: DeploymentPolicy
+    send_deployment_id: bool
+    preserve_manual_grades: bool
+    outcome_rules: list[OutcomeRuleBody] = Field(description="The outcome table in force")
     active: bool
     created_at: float
     updated_at: float
@@ -116,6 +169,9 @@ class PlatformOut(BaseModel):
             grade_passback=f.grade_passback,
             licence_note=f.licence_note,
             deployment_policy=f.deployment_policy,
+            send_deployment_id=f.send_deployment_id,
+            preserve_manual_grades=f.preserve_manual_grades,
+            outcome_rules=[OutcomeRuleBody.of(r) for r in (f.outcome_rules or DEFAULT_OUTCOME_RULES)],
             active=p.active,
             created_at=p.created_at,
             updated_at=p.updated_at,
@@ -128,6 +184,7 @@ class ResourceIn(BaseModel):
     title: str = Field(max_length=255)
     app_url: str = Field(max_length=2000, description="The app URL a launch opens")
     description: str = Field(default="", max_length=4000)
+    score_maximum: float | None = Field(default=None, gt=0, description="Graded resources: the line item maximum")
 
 
 class ResourcePatch(BaseModel):
@@ -135,6 +192,7 @@ class ResourcePatch(BaseModel):
     title: str | None = Field(default=None, max_length=255)
     app_url: str | None = Field(default=None, max_length=2000)
     description: str | None = Field(default=None, max_length=4000)
+    score_maximum: float | None = Field(default=None, gt=0)
 
 
 class ResourceOut(BaseModel):
@@ -143,6 +201,7 @@ class ResourceOut(BaseModel):
     title: str
     description: str
     app_url: str
+    score_maximum: float | None
     target_link_uri: str
     created_at: float
     updated_at: float
@@ -156,6 +215,7 @@ class ResourceOut(BaseModel):
             title=f.title,
             description=f.description,
             app_url=f.app_url,
+            score_maximum=f.score_maximum,
             target_link_uri=target_link_uri,
             created_at=r.created_at,
             updated_at=r.updated_at,
