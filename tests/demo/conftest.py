@@ -10,6 +10,7 @@ from pathlib import Path
 import anyio
 import anyio.from_thread
 import anyio.lowlevel
+import httpx
 import pytest
 
 from ltigate.bootstrap import migrate
@@ -84,3 +85,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDemo]:
     finally:
         thread.close()
     assert thread.error is None, f"the demo ended with {thread.error!r}"
+
+
+@pytest.fixture
+def browser() -> Iterator[httpx.Client]:
+    with httpx.Client(follow_redirects=True, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def urls(demo: RunningDemo) -> DemoUrls:
+    return demo.urls

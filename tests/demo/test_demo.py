@@ -5,8 +5,6 @@ gateway into the demo app, and the broken launches end on the gateway's error pa
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
-from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -14,68 +12,7 @@ import pytest
 
 from ltigate.demo.course import UNREGISTERED_DEPLOYMENT
 from ltigate.demo.runner import DemoUrls
-from tests.demo.conftest import RunningDemo
-
-
-class _FormReader(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.fields: dict[str, str] = {}
-        self.codes: list[str] = []
-        self._in_code = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag == "form" and self.action is None:
-            self.action = values.get("action")
-        if tag == "input" and values.get("name"):
-            self.fields[str(values["name"])] = values.get("value") or ""
-        self._in_code = values.get("data-testid") == "error-code"
-
-    def handle_data(self, data: str) -> None:
-        if self._in_code:
-            self.codes.append(data.strip())
-            self._in_code = False
-
-
-def read_form(page: httpx.Response) -> tuple[str, dict[str, str]]:
-    reader = _FormReader()
-    reader.feed(page.text)
-    assert reader.action, page.text
-    return reader.action, reader.fields
-
-
-def error_code(page: httpx.Response) -> str:
-    reader = _FormReader()
-    reader.feed(page.text)
-    assert reader.codes, page.text
-    return reader.codes[0]
-
-
-@pytest.fixture
-def browser() -> Iterator[httpx.Client]:
-    with httpx.Client(follow_redirects=True, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def urls(demo: RunningDemo) -> DemoUrls:
-    return demo.urls
-
-
-def start_launch(browser: httpx.Client, urls: DemoUrls, user: str, resource: int = 0, **extra: str) -> httpx.Response:
-    """Press a Launch button on the LMS page; returns the LMS's auto-posting form page (at /auth)."""
-    page = browser.post(f"{urls.lms_url}/launch", data={"user": user, "resource": str(resource), **extra})
-    assert page.status_code == 200, page.text
-    assert page.url.path == "/auth"
-    return page
-
-
-def post_form(browser: httpx.Client, form_page: httpx.Response) -> httpx.Response:
-    """What the auto-post script does: post the id_token and state to the form's action."""
-    action, fields = read_form(form_page)
-    return browser.post(action, data={"id_token": fields["id_token"], "state": fields["state"]})
+from tests.demo.browsing import error_code, post_form, read_form, section, start_launch
 
 
 def test_lms_home_page_offers_users_resources_and_broken_launches(browser: httpx.Client, urls: DemoUrls) -> None:
@@ -115,8 +52,9 @@ def test_student_launch_reaches_the_demo_app(browser: httpx.Client, urls: DemoUr
     page = post_form(browser, form_page)
 
     assert page.status_code == 200, page.text
-    assert [r.status_code for r in page.history] == [303]
-    assert str(page.url).startswith(f"{urls.app_url}/launch?ticket=")
+    assert [r.status_code for r in page.history] == [303, 303]
+    assert str(page.history[1].url).startswith(f"{urls.app_url}/launch?ticket=")
+    assert page.url == f"{urls.app_url}/welcome"
     for text in (
         "Welcome, Ada Learner",
         "ada.learner@lms.example",
@@ -132,7 +70,7 @@ def test_student_launch_reaches_the_demo_app(browser: httpx.Client, urls: DemoUr
         "demo=true",
     ):
         assert text in page.text
-    assert "Instructor" not in page.text
+    assert "Instructor" not in section(page, "roles")
 
 
 def test_instructor_launch_shows_the_instructor_role(browser: httpx.Client, urls: DemoUrls) -> None:
@@ -211,7 +149,7 @@ def test_a_ticket_is_redeemed_once(browser: httpx.Client, urls: DemoUrls) -> Non
     page = post_form(browser, start_launch(browser, urls, "student"))
     assert page.status_code == 200
 
-    again = browser.get(page.url)
+    again = browser.get(page.history[1].url)
 
     assert again.status_code == 401
     assert error_code(again) == "ticket_used"

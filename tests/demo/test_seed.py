@@ -34,12 +34,15 @@ def test_seeding_twice_repairs_the_demo_registration(tmp_path: Path) -> None:
             [platform] = await gateway.platforms.list()
             assert platform.active and platform.fields.issuer == LMS
             assert platform.fields.deployment_policy is DeploymentPolicy.REJECT
+            assert platform.fields.grade_passback
             assert [(d.deployment_id, d.status) for d in platform.deployments] == [
                 (DEPLOYMENT_ID, DeploymentStatus.APPROVED)
             ]
             resources = {r.fields.slug: r.fields for r in await gateway.resources.list()}
             assert sorted(resources) == ["demo/ai-assistant", "demo/algebra-quiz"]
             assert {f.app_url for f in resources.values()} == {APP}
+            assert resources["demo/algebra-quiz"].score_maximum == 3
+            assert resources["demo/ai-assistant"].score_maximum is None
             assert first_key != second_key
             assert (await gateway.api_keys.authenticate(second_key)).name == "demo app"
         finally:

@@ -1,4 +1,6 @@
-"""The demo LMS's fixed world: one course, two people, and the tool resources the course links to."""
+"""The demo LMS's fixed world: one course, two people who launch, twenty more students on the roster (so
+the roster service pages), and the tool resources the course links to.
+"""
 
 from __future__ import annotations
 
@@ -54,6 +56,38 @@ USERS: Final = (
 )
 
 
+_GIVEN_NAMES: Final = (
+    "Alan", "Barbara", "Claude", "Dorothy", "Edsger", "Frances", "Gordon", "Hedy", "Ivan", "Joan",
+    "Ken", "Lynn", "Margaret", "Niklaus", "Olga", "Peter", "Radia", "Sophie", "Tim", "Valerie",
+)  # fmt: skip
+_FAMILY_NAMES: Final = (
+    "Turing", "Liskov", "Shannon", "Vaughan", "Dijkstra", "Allen", "Moore", "Lamarr", "Sutherland", "Clarke",
+    "Thompson", "Conway", "Hamilton", "Wirth", "Taussky", "Naur", "Perlman", "Wilson", "Berners", "Kazakova",
+)  # fmt: skip
+
+
+def _generated_students() -> tuple[LaunchUser, ...]:
+    return tuple(
+        LaunchUser(
+            sub=f"demo-student-{number:02d}",
+            name=f"{given} {family}",
+            given_name=given,
+            family_name=family,
+            email=f"{given.lower()}.{family.lower()}@lms.example",
+            roles=(_MEMBERSHIP + "Learner",),
+        )
+        for number, (given, family) in enumerate(zip(_GIVEN_NAMES, _FAMILY_NAMES, strict=True), start=1)
+    )
+
+
+# Everyone enrolled in the course, in roster order: the two launching users, then the generated students.
+MEMBERS: Final = tuple(user.launch_user for user in USERS) + _generated_students()
+
+
+def find_member(sub: str) -> LaunchUser | None:
+    return next((member for member in MEMBERS if member.sub == sub), None)
+
+
 def find_user(key: str) -> DemoUser | None:
     return next((user for user in USERS if user.key == key), None)
 
@@ -64,10 +98,11 @@ def user_by_sub(sub: str) -> DemoUser | None:
 
 @dataclass(frozen=True, slots=True)
 class LmsResource:
-    """A link in the course to a tool resource."""
+    """A link in the course to a tool resource; a graded one (`score_maximum` set) has a line item of its own."""
 
     title: str
     target_link_uri: str
+    score_maximum: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +110,8 @@ class LmsConfig:
     """How the demo LMS is registered with the tool, and what the course links to.
 
     `redirect_uris` are the tool's registered launch URLs, compared byte for byte (lti-reference §1.4).
+    `tool_jwks_url` is where the tool's key set is fetched to check its client assertions (lti-reference §3);
+    without it the token endpoint refuses every request.
     """
 
     issuer: str
@@ -84,3 +121,5 @@ class LmsConfig:
     redirect_uris: tuple[str, ...]
     resources: tuple[LmsResource, ...]
     token_ttl_seconds: int = 300
+    tool_jwks_url: str | None = None
+    page_size: int = 10  # line items, results and members per page unless the tool asks for `limit`

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
+
+_SCORE_SCOPE: Final = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,8 @@ class LaunchView:
     services: tuple[str, ...]
     custom: tuple[tuple[str, str], ...]
     return_url: str | None
+    can_score: bool = False  # AGS with the score scope
+    has_roster: bool = False  # NRPS
 
 
 def _mapping(value: object) -> Mapping[str, object]:
@@ -55,7 +60,7 @@ def _services(value: Mapping[str, object]) -> tuple[str, ...]:
     return tuple(offered)
 
 
-def _web_url(url: str | None) -> str | None:
+def web_url(url: str | None) -> str | None:
     """Only http(s) links are shown: a `javascript:` return URL must not become a clickable link."""
     return url if url is not None and url.lower().startswith(("https://", "http://")) else None
 
@@ -65,6 +70,8 @@ def read_launch(document: Mapping[str, object]) -> LaunchView:
     user, context = _mapping(document.get("user")), _mapping(document.get("context"))
     link = _mapping(document.get("resource_link"))
     custom = _mapping(document.get("custom"))
+    services = _mapping(document.get("services"))
+    services_ags = _mapping(services.get("ags"))
     return LaunchView(
         launch_id=_text(document, "id"),
         name=_text(user, "name"),
@@ -80,7 +87,9 @@ def read_launch(document: Mapping[str, object]) -> LaunchView:
         issuer=_text(document, "issuer"),
         deployment_id=_text(document, "deployment_id"),
         message_type=_text(document, "message_type"),
-        services=_services(_mapping(document.get("services"))),
+        services=_services(services),
         custom=tuple(sorted((k, v) for k, v in custom.items() if isinstance(v, str))),
-        return_url=_web_url(_text(document, "return_url")),
+        return_url=web_url(_text(document, "return_url")),
+        can_score=_SCORE_SCOPE in _texts(services_ags.get("scopes")),
+        has_roster=bool(_mapping(services.get("nrps"))),
     )

@@ -4,6 +4,9 @@ It starts third-party-initiated logins at the tool, answers the tool's OIDC auth
 with a signed LtiResourceLinkRequest posted by the browser, and publishes its key set. Its key is
 generated at start and lives only in memory. It also offers deliberately broken launches: one from a
 deployment the tool does not know, and a replay of a form the tool has already accepted.
+
+Launches carry the AGS and NRPS claims; the services behind them (lms_services) keep an in-memory
+gradebook, shown at `/gradebook` with the service requests the tool made.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
+import httpx
 from joserfc.jwk import RSAKey
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -26,6 +32,7 @@ from ltigate.demo.course import (
     COURSE_LABEL,
     COURSE_TITLE,
     CUSTOM_PARAMETERS,
+    MEMBERS,
     UNREGISTERED_DEPLOYMENT,
     USERS,
     DemoUser,
@@ -33,15 +40,24 @@ from ltigate.demo.course import (
     LmsResource,
     find_user,
 )
+from ltigate.demo.gradebook import Gradebook, LineItemFields
+from ltigate.demo.lms_services import AGS_SCOPES, LmsServices, number
 from ltigate.demo.memory import PENDING_TTL_SECONDS, PendingLaunch, PendingLaunches, PostedForm, PostedForms
 from ltigate.demo.pages import Pages
 from ltigate.lti import claims as c
 from ltigate.lti.errors import LtiError
 from ltigate.lti.jws import sign
 from ltigate.lti.keys import SigningKey, key_set_document, thumbprint
-from ltigate.lti.platform import build_login_initiation, build_resource_link_claims, parse_auth_request
+from ltigate.lti.platform import (
+    build_ags_claim,
+    build_login_initiation,
+    build_nrps_claim,
+    build_resource_link_claims,
+    parse_auth_request,
+)
 
 MAX_FORM_FIELDS = 50
+RECENT_REQUESTS = 30
 
 
 def generate_signing_key() -> SigningKey:
@@ -63,11 +79,57 @@ async def _params(request: Request) -> dict[str, str]:
     return {name: value for name, value in form.items() if isinstance(value, str)}
 
 
-def create_lms(config: LmsConfig, *, clock: Callable[[], float] = time.time) -> Starlette:
-    """The demo LMS as an ASGI app; see the module docstring."""
+@dataclass(frozen=True, slots=True)
+class ServiceLinks:
+    """The service URLs a launch of one resource carries (lti-reference §4.1, §5)."""
+
+    lineitems: str
+    lineitem: str | None
+    memberships: str
+
+
+@dataclass(frozen=True, slots=True)
+class GradeCell:
+    score: str
+    comment: str | None
+    timestamp: str
+    progress: str
+
+
+def create_lms(
+    config: LmsConfig,
+    *,
+    clock: Callable[[], float] = time.time,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """The demo LMS as an ASGI app; see the module docstring. `transport` replaces the network (the fetch of
+    the tool's key set) in tests; `app.state.services` is the LmsServices, for tests to look into.
+    """
     key = generate_signing_key()
     pending, posted = PendingLaunches(), PostedForms()
     pages = Pages("Demo LMS", "#1d3f8f")
+    gradebook = Gradebook()
+    services = LmsServices(
+        config, gradebook, [resource_link_id(r) for r in config.resources], clock=clock, transport=transport
+    )
+    # A graded resource gets its line item when the course links to it, so its launches name it (coupled).
+    coupled: dict[str, int] = {}
+    for resource in config.resources:
+        if resource.score_maximum is not None:
+            fields = LineItemFields(
+                label=resource.title,
+                score_maximum=float(resource.score_maximum),
+                resource_link_id=resource_link_id(resource),
+            )
+            coupled[resource.target_link_uri] = gradebook.add(fields, coupled=True).number
+
+    def links(resource: LmsResource) -> ServiceLinks:
+        number = coupled.get(resource.target_link_uri)
+        return ServiceLinks(
+            lineitems=services.lineitems_url(),
+            lineitem=services.lineitem_url(number) if number is not None else None,
+            memberships=services.memberships_url(),
+        )
 
     async def home(request: Request) -> Response:
         replays = [(user, form) for user in USERS if (form := posted.last(user)) is not None]
@@ -81,6 +143,7 @@ def create_lms(config: LmsConfig, *, clock: Callable[[], float] = time.time) -> 
             replays=replays,
             unregistered=UNREGISTERED_DEPLOYMENT,
             jwks_url=str(request.url_for("jwks")),
+            token_url=services.token_url,
         )
 
     async def launch(request: Request) -> Response:
@@ -111,7 +174,7 @@ def create_lms(config: LmsConfig, *, clock: Callable[[], float] = time.time) -> 
 
     async def auth(request: Request) -> Response:
         try:
-            user, form = _answer(config, key, pending, await _params(request), int(clock()))
+            user, form = _answer(config, key, pending, await _params(request), int(clock()), links)
         except LtiError as error:
             return pages.error(
                 error.code,
@@ -137,27 +200,56 @@ def create_lms(config: LmsConfig, *, clock: Callable[[], float] = time.time) -> 
     async def jwks(request: Request) -> Response:
         return JSONResponse(key_set_document([key.public_jwk()]), media_type="application/jwk-set+json")
 
-    async def token(request: Request) -> Response:
-        # The demo offers no LTI Advantage services, so no scope can be granted (RFC 6749 §5.2).
-        body = {"error": "invalid_scope", "error_description": "the demo LMS offers no LTI Advantage services"}
-        return JSONResponse(body, status_code=400, headers={"Cache-Control": "no-store"})
+    async def gradebook_page(request: Request) -> Response:
+        items = gradebook.items()
+        rows = [(member, [_cell(gradebook, item.number, member.sub) for item in items]) for member in MEMBERS]
+        requests = list(reversed(services.log.entries()))[:RECENT_REQUESTS]
+        return pages.render(
+            "lms_gradebook.html",
+            course_title=COURSE_TITLE,
+            course_label=COURSE_LABEL,
+            items=[(item, services.lineitem_url(item.number), number(item.fields.score_maximum)) for item in items],
+            rows=rows,
+            requests=requests,
+            clock_text=_clock_text,
+        )
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request")
         return pages.error(code, str(exc.detail), exc.status_code)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", home, methods=["GET"]),
             Route("/launch", launch, methods=["POST"]),
             Route("/auth", auth, methods=["GET", "POST"]),
             Route("/replay", replay, methods=["POST"]),
             Route("/jwks", jwks, methods=["GET"], name="jwks"),
-            Route("/token", token, methods=["POST"]),
+            Route("/gradebook", gradebook_page, methods=["GET"]),
+            *services.routes(),
         ],
         exception_handlers={HTTPException: http_error},
     )
+    app.state.services = services
+    return app
+
+
+def _cell(gradebook: Gradebook, item: int, user_id: str) -> GradeCell | None:
+    grade = gradebook.grade(item, user_id)
+    if grade is None:
+        return None
+    given = grade.score_given
+    return GradeCell(
+        score="—" if given is None else f"{number(given)} / {number(grade.score_maximum)}",
+        comment=grade.comment,
+        timestamp=grade.timestamp_text,
+        progress=f"{grade.activity_progress} · {grade.grading_progress}",
+    )
+
+
+def _clock_text(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S")
 
 
 def _pick(resources: tuple[LmsResource, ...], index: str) -> LmsResource | None:
@@ -167,7 +259,12 @@ def _pick(resources: tuple[LmsResource, ...], index: str) -> LmsResource | None:
 
 
 def _answer(
-    config: LmsConfig, key: SigningKey, pending: PendingLaunches, params: Mapping[str, str], now: int
+    config: LmsConfig,
+    key: SigningKey,
+    pending: PendingLaunches,
+    params: Mapping[str, str],
+    now: int,
+    links: Callable[[LmsResource], ServiceLinks],
 ) -> tuple[DemoUser, PostedForm]:
     """Check the tool's authentication request, take the launch it names, and sign its id_token.
 
@@ -176,6 +273,7 @@ def _answer(
     """
     request = parse_auth_request(params, client_id=config.client_id, redirect_uris=config.redirect_uris)
     launch = pending.take(request.lti_message_hint, request.login_hint, now)
+    service = links(launch.resource)
     claims = build_resource_link_claims(
         issuer=config.issuer,
         client_id=config.client_id,
@@ -199,6 +297,8 @@ def _answer(
                 "version": __version__,
             },
             c.LAUNCH_PRESENTATION: {"document_target": "window", "return_url": config.issuer + "/"},
+            c.AGS_ENDPOINT: build_ags_claim(AGS_SCOPES, service.lineitems, service.lineitem),
+            c.NRPS_SERVICE: build_nrps_claim(service.memberships),
         },
     )
     form = PostedForm(

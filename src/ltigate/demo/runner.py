@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
 import anyio
 import uvicorn
@@ -26,7 +27,7 @@ from ltigate.demo.seed import CLIENT_ID, DEPLOYMENT_ID, RESOURCES, seed
 from ltigate.services.gateway import Gateway
 from ltigate.services.resources import target_link_uri
 from ltigate.web.app import create_app
-from ltigate.worker import housekeeping
+from ltigate.worker import runner
 
 HOST: Final = "127.0.0.1"
 START_TIMEOUT_SECONDS: Final = 30.0
@@ -67,7 +68,7 @@ def _server(app: ASGIApp, port: int, lifespan: Literal["on", "off"]) -> _Server:
     return _Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning", lifespan=lifespan))
 
 
-def _lms_config(gateway: Gateway, lms_url: str) -> LmsConfig:
+def _lms_config(gateway: Gateway, lms_url: str, gateway_port: int) -> LmsConfig:
     launch_url = gateway.urls.launch_url
     return LmsConfig(
         issuer=lms_url,
@@ -75,7 +76,11 @@ def _lms_config(gateway: Gateway, lms_url: str) -> LmsConfig:
         deployment_id=DEPLOYMENT_ID,
         tool_login_url=gateway.urls.login_url,
         redirect_uris=(launch_url,),
-        resources=tuple(LmsResource(r.title, target_link_uri(launch_url, r.slug)) for r in RESOURCES),
+        resources=tuple(
+            LmsResource(r.title, target_link_uri(launch_url, r.slug), score_maximum=r.score_maximum) for r in RESOURCES
+        ),
+        # Like the app, the LMS reaches the gateway over loopback, whatever public base URL it has.
+        tool_jwks_url=f"http://{HOST}:{gateway_port}{urlsplit(gateway.urls.jwks_url).path}",
     )
 
 
@@ -109,8 +114,8 @@ async def run_demo(
                 api_key=api_key,
             )
             servers = [
-                _server(create_app(gateway, background=[housekeeping.run]), settings.port, "on"),
-                _server(create_lms(_lms_config(gateway, lms_url)), lms_port, "off"),
+                _server(create_app(gateway, background=[runner.run_all]), settings.port, "on"),
+                _server(create_lms(_lms_config(gateway, lms_url, settings.port)), lms_port, "off"),
                 # The app reaches the gateway over loopback, whatever public base URL the gateway has.
                 _server(create_demo_app(f"http://{HOST}:{settings.port}", api_key), app_port, "off"),
             ]
@@ -131,6 +136,7 @@ def _announce(urls: DemoUrls, ready: Callable[[DemoUrls], None] | None) -> None:
         ("Tool key set", urls.jwks_url),
         ("Gateway API", f"{urls.gateway_url}/docs"),
         ("Demo app", f"{urls.app_url}/"),
+        ("LMS gradebook", f"{urls.lms_url}/gradebook"),
     ):
         console.print(f"  {label:<16} {url}")
     if ready is not None:

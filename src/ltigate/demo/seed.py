@@ -22,17 +22,19 @@ class DemoResource:
     slug: str
     title: str
     description: str
+    score_maximum: float | None = None  # graded: the app posts scores out of this
 
 
+QUIZ_SLUG: Final = "demo/algebra-quiz"
 RESOURCES: Final = (
-    DemoResource("demo/algebra-quiz", "Algebra quiz", "Ten short questions on linear equations."),
+    DemoResource(QUIZ_SLUG, "Algebra quiz", "Three short questions on linear equations.", score_maximum=3),
     DemoResource("demo/ai-assistant", "AI study assistant", "A study helper that knows the course."),
 )
 
 
 def platform_fields(lms_url: str) -> PlatformFields:
     """The demo LMS's registration. Unknown deployments are rejected so the broken launch shows
-    `unknown_deployment`; the LMS offers no grade service, so grade passback is off.
+    `unknown_deployment`; grade passback is on, so the quiz's score reaches the LMS gradebook.
     """
     return PlatformFields(
         name="Demo LMS",
@@ -42,7 +44,7 @@ def platform_fields(lms_url: str) -> PlatformFields:
         token_url=f"{lms_url}/token",
         jwks_url=f"{lms_url}/jwks",
         deployment_ids=(DEPLOYMENT_ID,),
-        grade_passback=False,
+        grade_passback=True,
         licence_note="Registered by `ltigate demo`.",
         deployment_policy=DeploymentPolicy.REJECT,
     )
@@ -54,7 +56,11 @@ async def seed(gateway: Gateway, *, lms_url: str, app_url: str) -> str:
     await _register_platform(gateway, platform_fields(lms_url))
     for resource in RESOURCES:
         fields = ResourceFields(
-            slug=resource.slug, title=resource.title, app_url=app_url, description=resource.description
+            slug=resource.slug,
+            title=resource.title,
+            app_url=app_url,
+            description=resource.description,
+            score_maximum=resource.score_maximum,
         )
         try:
             await gateway.resources.update(resource.slug, fields)
