@@ -1,36 +1,30 @@
 """The async engine for SQLite (WAL) or PostgreSQL, the migration check at start, and the one place where
 connection failures become StoreUnavailable.
 
-SQLite file databases run their statements inline, on the event loop, through a synchronous engine kept
-beside the async one: a statement takes tens of microseconds there, while aiosqlite hands each driver
-call to its thread and back (five to six hops of ~20 µs per one-statement transaction, plus the asyncio
-adaption: ~250–450 µs of CPU per transaction instead of ~35–75 µs; see bench/README.md). An inline
-transaction never yields to the loop, so transactions of one process never interleave and never wait for
-each other; only another process holding the write lock (a CLI command) makes the loop wait, for as long
-as it holds it (at most `busy_timeout`). The async engine stays for Alembic, tests and in-memory databases.
+SQLite file databases run their transactions inline on the event loop (`inline_sqlite`); the async engine
+stays for Alembic, tests and in-memory databases.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, Final, TypeVar, cast
+from typing import Final, cast
 
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, Connection, CursorResult, Dialect, Engine, ScalarResult, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.sql.base import Executable
 
+from ltigate.db.inline_sqlite import InlineConnection, InlineDatabase
 from ltigate.db.migrate import head_revision
 from ltigate.services.errors import NotMigrated, StoreUnavailable
 
@@ -45,72 +39,8 @@ SQLITE_PRAGMAS: Final = (
     "PRAGMA foreign_keys=ON",
 )
 
-T = TypeVar("T")
-Parameters = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
-
-
-class _InlineDatabase:
-    """The synchronous engine beside an async SQLite engine, with one connection kept open per thread.
-
-    Inline transactions of one thread never overlap, so a thread needs one connection only; keeping it
-    skips the pool's checkout and reset (about a third of a small transaction's cost). Should a block
-    ever yield to the loop mid-transaction and another start one, `begin()` raises instead of waiting.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._local = threading.local()
-        self._open: weakref.WeakSet[Connection] = weakref.WeakSet()
-        self._lock = threading.Lock()
-
-    def connection(self) -> Connection:
-        connection: Connection | None = getattr(self._local, "connection", None)
-        if connection is None or connection.closed or connection.invalidated:
-            connection = self._local.connection = self.engine.connect()
-            with self._lock:
-                self._open.add(connection)
-        return connection
-
-    def dispose(self) -> None:
-        with self._lock:
-            for connection in list(self._open):
-                connection.close()
-            self._open.clear()
-        self.engine.dispose()
-
-
-# The inline database beside each async SQLite engine made by create_engine (see the module docstring).
-_inline_engines: weakref.WeakKeyDictionary[AsyncEngine, _InlineDatabase] = weakref.WeakKeyDictionary()
-
-
-class _InlineConnection:
-    """A synchronous connection behind the part of AsyncConnection's interface the stores use (execute,
-    scalar, scalars, exec_driver_sql, run_sync, dialect); awaiting these never yields to the loop.
-    """
-
-    __slots__ = ("_connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-
-    @property
-    def dialect(self) -> Dialect:
-        return self._connection.dialect
-
-    async def execute(self, statement: Executable, parameters: Parameters = None) -> CursorResult[Any]:
-        return self._connection.execute(statement, parameters)
-
-    async def scalar(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> Any:
-        return self._connection.scalar(statement, parameters)
-
-    async def scalars(self, statement: Executable, parameters: Parameters = None) -> ScalarResult[Any]:
-        return self._connection.scalars(statement, parameters)
-
-    async def exec_driver_sql(self, statement: str, parameters: Parameters = None) -> CursorResult[Any]:
-        return self._connection.exec_driver_sql(statement, parameters)
-
-    async def run_sync(self, fn: Callable[[Connection], T]) -> T:
-        return fn(self._connection)
+# The inline database beside each async SQLite engine made by create_engine.
+_inline_engines: weakref.WeakKeyDictionary[AsyncEngine, InlineDatabase] = weakref.WeakKeyDictionary()
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -143,7 +73,7 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
         # check_same_thread off: the pool may hand a connection to another thread later (never to two at once).
         inline = create_sync_engine(url.set(drivername="sqlite+pysqlite"), connect_args={"check_same_thread": False})
         event.listen(inline, "connect", _set_pragmas)
-        _inline_engines[engine] = _InlineDatabase(inline)
+        _inline_engines[engine] = InlineDatabase(inline)
     return engine
 
 
@@ -267,15 +197,15 @@ async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 @contextmanager
-def _inline_transaction(database: _InlineDatabase) -> Iterator[AsyncConnection]:
+def _inline_transaction(database: InlineDatabase) -> Iterator[AsyncConnection]:
     try:
         connection = database.connection()
     except (DBAPIError, OSError, PoolTimeout) as exc:
         raise unavailable(exc) from exc
     try:
         with connection.begin():
-            # Stands in for an AsyncConnection: the stores use only what _InlineConnection offers.
-            yield cast(AsyncConnection, _InlineConnection(connection))
+            # Stands in for an AsyncConnection: the stores use only what InlineConnection offers.
+            yield cast(AsyncConnection, InlineConnection(connection))
     except Exception as exc:
         if is_unavailable(exc):
             raise unavailable(exc) from exc

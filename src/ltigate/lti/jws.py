@@ -4,6 +4,10 @@
 `verify_signature` is the one place a payload becomes trusted. Algorithms come from an allow-list;
 `none` and HMAC are never accepted. Headers that point at other keys (`jku`, `x5u`, `jwk`, `x5c`)
 are ignored; a `crit` header is refused because we implement no extensions.
+
+Signing and verifying call `cryptography` directly for the two algorithms we use (RS256, ES256): the
+primitive is the key's own algorithm, never one named by the token, and the header is parsed by our
+own code above. joserfc still parses and exports keys (docs/decisions/0001-jose-library.md).
 """
 
 from __future__ import annotations
@@ -11,12 +15,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from joserfc import jws, jwt
-from joserfc.errors import BadSignatureError, JoseError
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from cryptography.hazmat.primitives.hashes import SHA256
 
 from ltigate.lti.errors import (
     AlgorithmNotAllowed,
@@ -30,6 +37,10 @@ from ltigate.lti.keys import PublicKey, SigningKey
 MAX_TOKEN_BYTES: Final = 64 * 1024
 MAX_KID_LENGTH: Final = 255
 ALLOWED_ALGORITHMS: Final = ("RS256",)
+ES256_HALF: Final = 32  # bytes of r and of s in an ES256 signature (RFC 7518 §3.4)
+_BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
+# The last character of an unpadded segment with 2 (or 1) bytes in its last quantum: unused bits are zero.
+_CANONICAL_ENDINGS: Final = ("AEIMQUYcgkosw048", "AQgw")
 
 Claims = Mapping[str, object]
 
@@ -39,6 +50,19 @@ class Header:
     alg: str
     kid: str
     typ: str | None
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode_strict(segment: str) -> bytes:
+    """Canonical base64url only (RFC 7515 §2: no padding, no other alphabet, unused bits zero), so that no
+    two spellings of a signed token verify."""
+    pad = -len(segment) % 4
+    if not _BASE64URL.fullmatch(segment) or pad == 3 or (pad and segment[-1] not in _CANONICAL_ENDINGS[pad - 1]):
+        raise TokenMalformed("the token is not canonical base64url")
+    return base64.urlsafe_b64decode(segment + "=" * pad)
 
 
 def _b64decode(segment: str) -> bytes:
@@ -111,15 +135,48 @@ def verify_signature(token: str, key: PublicKey, header: Header) -> dict[str, ob
     """
     if key.alg != header.alg:
         raise SignatureInvalid(f"key '{key.kid}' is for {key.alg}, but the token is signed with {header.alg}")
+    header_segment, payload_segment, signature_segment = _segments(token)
+    _b64decode_strict(header_segment)
+    payload, signature = _b64decode_strict(payload_segment), _b64decode_strict(signature_segment)
+    signing_input = f"{header_segment}.{payload_segment}".encode("ascii")
+    if not _signature_verifies(key, signing_input, signature):
+        raise SignatureInvalid(f"the signature does not verify with key '{key.kid}'")
+    return _json_object(payload, "payload")
+
+
+def _signature_verifies(key: PublicKey, signing_input: bytes, signature: bytes) -> bool:
+    public = key.key.public_key
     try:
-        obj = jws.deserialize_compact(token, key.key, algorithms=[key.alg])
-    except BadSignatureError:
-        raise SignatureInvalid(f"the signature does not verify with key '{key.kid}'") from None
-    except (JoseError, ValueError):
-        raise TokenMalformed("the token could not be decoded") from None
-    return _json_object(obj.payload, "payload")
+        if key.alg == "RS256" and isinstance(public, rsa.RSAPublicKey):
+            public.verify(signature, signing_input, padding.PKCS1v15(), SHA256())
+            return True
+        if key.alg == "ES256" and isinstance(public, ec.EllipticCurvePublicKey) and _es256_shaped(public, signature):
+            r, s = int.from_bytes(signature[:ES256_HALF], "big"), int.from_bytes(signature[ES256_HALF:], "big")
+            public.verify(encode_dss_signature(r, s), signing_input, ec.ECDSA(SHA256()))
+            return True
+    except InvalidSignature:
+        return False
+    return False
+
+
+def _es256_shaped(public: ec.EllipticCurvePublicKey, signature: bytes) -> bool:
+    return isinstance(public.curve, ec.SECP256R1) and len(signature) == 2 * ES256_HALF
 
 
 def sign(claims: Mapping[str, object], key: SigningKey, typ: str = "JWT") -> str:
-    """Sign `claims` as a compact JWT with `key`, naming its `kid`."""
-    return jwt.encode({"alg": key.alg, "kid": key.kid, "typ": typ}, dict(claims), key.key, algorithms=[key.alg])
+    """Sign `claims` as a compact JWT with `key` (RS256 or ES256), naming its `kid`."""
+    header = {"alg": key.alg, "kid": key.kid, "typ": typ}
+    signing_input = f"{_b64encode(_compact_json(header))}.{_b64encode(_compact_json(claims))}"
+    private = key.key.private_key
+    if key.alg == "RS256" and isinstance(private, rsa.RSAPrivateKey):
+        signature = private.sign(signing_input.encode("ascii"), padding.PKCS1v15(), SHA256())
+    elif key.alg == "ES256" and isinstance(private, ec.EllipticCurvePrivateKey):
+        r, s = decode_dss_signature(private.sign(signing_input.encode("ascii"), ec.ECDSA(SHA256())))
+        signature = r.to_bytes(ES256_HALF, "big") + s.to_bytes(ES256_HALF, "big")
+    else:
+        raise ValueError(f"key '{key.kid}' cannot sign {key.alg}")
+    return f"{signing_input}.{_b64encode(signature)}"
+
+
+def _compact_json(value: Mapping[str, object]) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode("ascii")

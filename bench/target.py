@@ -1,0 +1,202 @@
+"""The gateway under load: a fresh data directory (and, for PostgreSQL, a fresh database, dropped
+afterwards), `ltigate migrate`, seeding through the use cases, and `ltigate serve` as a pinned subprocess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from ltigate.bootstrap import build_gateway
+from ltigate.config import load_settings
+from ltigate.services.records import DeploymentPolicy, PlatformFields, ResourceFields
+
+BIN = Path(sys.executable).parent
+APP_URL = "http://127.0.0.1:9/app"  # never contacted: the generator stops at the redirect
+RESOURCE = "quiz"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of process `pid` (all its threads), from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy (not idle, not waiting for I/O) since boot, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
+def backend_cpu_seconds(database: str) -> float:
+    """CPU seconds of the live PostgreSQL backends serving `database` (found by their process title).
+
+    Backends that exited in between (closed connections) are not counted: the bench reports how many
+    sessions were opened, which should be none once the pool is warm. The server's shared processes
+    (WAL writer, checkpointer) and other databases' backends are left out.
+    """
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes()
+            if not title.startswith(b"postgres: ") or f" {database} ".encode() not in title:
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+async def _admin(admin_url: str, statement: str) -> object:
+    import asyncpg
+
+    connection = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        if statement.lstrip().upper().startswith("SELECT"):
+            return await connection.fetchval(statement)
+        return await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@dataclass
+class Database:
+    """Where the gateway keeps its state: SQLite in the data directory, or a fresh PostgreSQL database."""
+
+    url: str | None
+    admin_url: str | None = None
+    name: str | None = None
+
+    @classmethod
+    async def create(cls, admin_url: str | None) -> Database:
+        if admin_url is None:
+            return cls(url=None)
+        name = "ltigate_bench_" + uuid.uuid4().hex[:12]
+        await _admin(admin_url, f'CREATE DATABASE "{name}"')
+        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        return cls(url=url, admin_url=admin_url, name=name)
+
+    async def sessions(self) -> int | None:
+        """Sessions ever opened on the bench database (pg_stat_database.sessions, PostgreSQL 14+)."""
+        if self.admin_url is None:
+            return None
+        count = await _admin(self.admin_url, f"SELECT sessions FROM pg_stat_database WHERE datname = '{self.name}'")
+        return int(count) if isinstance(count, int) else None
+
+    async def drop(self) -> None:
+        if self.admin_url is not None and self.name is not None:
+            await _admin(self.admin_url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+@dataclass
+class ServedGateway:
+    """A migrated, seeded gateway served by `ltigate serve` on 127.0.0.1:`port`."""
+
+    data_dir: Path
+    port: int
+    database: Database
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LTIGATE_")}
+        env.update(LTIGATE_DATA_DIR=str(self.data_dir), LTIGATE_PORT=str(self.port), LTIGATE_LOG_LEVEL="warning")
+        if self.database.url is not None:
+            env["LTIGATE_DATABASE_URL"] = self.database.url
+        return env
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "serve.log"
+
+    def migrate(self) -> None:
+        done = subprocess.run(
+            [str(BIN / "ltigate"), "migrate"], env=self.env, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"ltigate migrate failed:\n{done.stdout}{done.stderr}")
+
+    async def seed(self, issuer: str, client_id: str, deployment_id: str, lms_url: str) -> None:
+        """One platform (deployment approved) and one resource, through the use cases as an operator would."""
+        gateway = await build_gateway(load_settings(env=self.env))
+        try:
+            await gateway.platforms.create(
+                PlatformFields(
+                    name="Bench LMS",
+                    issuer=issuer,
+                    client_id=client_id,
+                    auth_url=f"{lms_url}/auth",
+                    token_url=f"{lms_url}/token",
+                    jwks_url=f"{lms_url}/jwks",
+                    deployment_ids=(deployment_id,),
+                    deployment_policy=DeploymentPolicy.REJECT,
+                )
+            )
+            await gateway.resources.create(ResourceFields(slug=RESOURCE, title="Quiz", app_url=APP_URL))
+        finally:
+            await gateway.close()
+
+    def start(self, cpus: str | None, worker: bool, extra: list[str]) -> None:
+        command = [str(BIN / "ltigate"), "serve", "--port", str(self.port), *extra]
+        if not worker:
+            command.append("--no-worker")
+        if cpus is not None and shutil.which("taskset"):
+            command = ["taskset", "-c", cpus, *command]  # taskset execs: the pid stays the server's
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    async def wait_ready(self, probe: object, within: float = 60.0) -> None:
+        """Poll /readyz until it answers 200; raises RuntimeError with the server's log otherwise."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                break
+            try:
+                answer = await probe.get("/readyz")  # type: ignore[attr-defined]
+                if answer.status == 200:
+                    return
+            except OSError:
+                pass
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"ltigate serve did not become ready:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
