@@ -7,24 +7,30 @@ import time
 
 from ltigate.config import Settings
 from ltigate.db import engine as db_engine
+from ltigate.db.admins import SqlAdminStore, SqlConsoleSessionStore, SqlSignInFailureStore
 from ltigate.db.apikeys import SqlApiKeyStore
 from ltigate.db.keys import SqlKeyStore
 from ltigate.db.launches import SqlLaunchLog
+from ltigate.db.learners import SqlLearnerStore
 from ltigate.db.outbox import SqlScoreOutbox
 from ltigate.db.platforms import SqlPlatformStore
 from ltigate.db.resources import SqlResourceStore
 from ltigate.db.rosters import SqlRosterStore
+from ltigate.db.seats import SqlSeatStore
 from ltigate.db.states import SqlStateStore
 from ltigate.db.tokens import SqlTokenCache
 from ltigate.lti.delivery import RetryPolicy
 from ltigate.lti.jwks import CachePolicy
 from ltigate.net.client import OutboundClient
 from ltigate.net.jwks_cache import JwksCache
+from ltigate.services.admins import Admins, Passwords
 from ltigate.services.api_keys import ApiKeys
+from ltigate.services.console_sessions import ConsoleSessions
 from ltigate.services.gateway import Gateway, ToolUrls
 from ltigate.services.grades import Grades
 from ltigate.services.launch import LaunchService
 from ltigate.services.launches import Launches
+from ltigate.services.learners import Learners
 from ltigate.services.line_items import LineItems
 from ltigate.services.login import GatewayUrls, LoginService
 from ltigate.services.platforms import Platforms
@@ -34,6 +40,7 @@ from ltigate.services.resources import Resources
 from ltigate.services.rosters import Rosters
 from ltigate.services.score_delivery import ScoreDelivery
 from ltigate.services.sealing import Sealer
+from ltigate.services.seats import Seats
 from ltigate.services.service_calls import ServiceCalls
 from ltigate.services.service_tokens import ServiceTokens
 from ltigate.services.tool_keys import ToolKeys
@@ -76,14 +83,21 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
     line_items = LineItems(calls)
     rosters = Rosters(SqlRosterStore(engine), platform_store, calls, clock)
     launches = Launches(launch_log, tool_keys, settings.base_url, clock)
+    learners = Learners(SqlLearnerStore(engine))
+    seats = Seats(SqlSeatStore(engine), clock)
     score_delivery = ScoreDelivery(
         platform_store,
         calls,
         line_items,
         outbox,
         clock,
-        RetryPolicy(),
+        RetryPolicy(base_delay=settings.retry_base_seconds, max_age=settings.retry_max_age_seconds),
         random.random,
+    )
+    console_session_store = SqlConsoleSessionStore(engine)
+    admins = Admins(SqlAdminStore(engine), console_session_store, Passwords(), clock)
+    console_sessions = ConsoleSessions(
+        admins, console_session_store, SqlSignInFailureStore(engine), settings.secret_key, clock
     )
     tool_urls = ToolUrls.from_settings(settings)
     urls = GatewayUrls(origin=settings.origin, launch_url=tool_urls.launch_url)
@@ -91,6 +105,7 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
 
     async def maintain() -> int:
         removed = await state_store.purge(clock(), KEEP_CONSUMED_SECONDS)
+        removed += await console_sessions.purge()
         await tool_keys.reload()
         return removed
 
@@ -121,9 +136,13 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
             clock=clock,
             leeway=settings.leeway_seconds,
             ticket_ttl=settings.ticket_ttl_seconds,
+            learners=learners,
+            seats=seats,
             after_success=rosters.note_launch,
         ),
         launches=launches,
+        learners=learners,
+        seats=seats,
         tool_keys=tool_keys,
         grades=Grades(launches, platform_store, resource_store, outbox, clock, wakeup),
         rosters=rosters,
@@ -132,6 +151,8 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
         outbox=outbox,
         outbox_wakeup=wakeup,
         score_delivery=score_delivery,
+        admins=admins,
+        console_sessions=console_sessions,
         clock=clock,
         check_ready=check_ready,
         maintain=maintain,

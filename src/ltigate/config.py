@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -40,6 +41,9 @@ class Settings:
     allow_private_addresses: bool = False
     outbound_timeout_seconds: float = 5.0
     jwks_refetch_cooldown_seconds: float = 10.0
+    retry_base_seconds: float = 5.0  # the first retry of a score delivery; doubles per attempt
+    retry_max_age_seconds: float = 7 * 24 * 3600.0  # a score job still failing this long after it was queued fails
+    outbox_lease_seconds: float = 120.0  # a claimed score job is claimed again when its worker is silent this long
     log_level: str = "info"
 
     @property
@@ -79,6 +83,20 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
         raise SettingsError(f"{PREFIX}{name}: '{raw}' is not a whole number") from None
     if value < minimum:
         raise SettingsError(f"{PREFIX}{name}: {value} is below the minimum {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float = math.inf) -> float:
+    raw = _read(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name}: '{raw}' is not a number") from None
+    if not (math.isfinite(value) and minimum <= value <= maximum):
+        bounds = f"at least {minimum:g}" if maximum == math.inf else f"between {minimum:g} and {maximum:g}"
+        raise SettingsError(f"{PREFIX}{name}: {raw} must be {bounds}")
     return value
 
 
@@ -182,5 +200,8 @@ def load_settings(env: Mapping[str, str] | None = None, **flags: object) -> Sett
         ),
         outbound_timeout_seconds=float(_int(env, "OUTBOUND_TIMEOUT_SECONDS", 5, minimum=1)),
         jwks_refetch_cooldown_seconds=float(_int(env, "JWKS_REFETCH_COOLDOWN_SECONDS", 10, minimum=1)),
+        retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", 5.0, minimum=0.1, maximum=3600.0),
+        retry_max_age_seconds=_float(env, "RETRY_MAX_AGE_SECONDS", 7 * 24 * 3600.0, minimum=1.0),
+        outbox_lease_seconds=_float(env, "OUTBOX_LEASE_SECONDS", 120.0, minimum=1.0),
         log_level=level,
     )

@@ -5,7 +5,20 @@ from __future__ import annotations
 import typer
 
 from ltigate import __version__
-from ltigate.cli import apikeys, database, deliveries, demo, info, keys, launches, platforms, resources, serve
+from ltigate.cli import (
+    admins,
+    apikeys,
+    database,
+    deliveries,
+    demo,
+    info,
+    keys,
+    launches,
+    platforms,
+    resources,
+    seats,
+    serve,
+)
 from ltigate.cli.command import with_global_options
 
 
@@ -27,9 +40,11 @@ def build_app() -> typer.Typer:
     app.add_typer(resources.group(), name="resources")
     app.add_typer(keys.group(), name="keys")
     app.add_typer(apikeys.group(), name="apikey")
+    app.add_typer(admins.group(), name="admin")
     app.add_typer(launches.group(), name="launches")
     app.add_typer(deliveries.deliveries_group(), name="deliveries")
     app.add_typer(deliveries.roster_group(), name="roster")
+    app.add_typer(seats.group(), name="seats")
     return app
 
 

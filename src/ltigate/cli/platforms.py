@@ -16,6 +16,7 @@ from ltigate.cli.command import Json, with_gateway, with_global_options
 from ltigate.config import Settings
 from ltigate.services.gateway import Gateway
 from ltigate.services.records import DeploymentPolicy, DeploymentStatus, Platform, PlatformFields
+from ltigate.services.seats import usage_of
 from ltigate.web.schemas import PlatformOut
 
 PlatformId = Annotated[str, typer.Argument(help="The platform's id (see `ltigate platforms list`).")]
@@ -58,7 +59,7 @@ def print_platform(platform: Platform) -> None:
             ("token_audience", f.token_audience or "- (the token URL)"),
             ("deployments", deployments),
             ("unknown deployments", f.deployment_policy.value),
-            ("seats", str(f.seats) if f.seats else "unlimited"),
+            ("seats", _seats_text(platform)),
             ("grade passback", "on" if f.grade_passback else "off"),
             ("licence note", f.licence_note or "-"),
             ("created", output.when(platform.created_at)),
@@ -173,13 +174,20 @@ def list_platforms(settings: Settings, json_output: Json = False) -> None:
                 p.fields.issuer,
                 p.fields.client_id,
                 _deployment_counts(p),
-                str(p.fields.seats) if p.fields.seats else "unlimited",
+                _seats_text(p),
                 "yes" if p.active else "no",
             )
             for p in platforms
         ],
         empty="No platforms. Register one with `ltigate platforms add`.",
     )
+
+
+def _seats_text(platform: Platform) -> str:
+    usage = usage_of(platform)
+    if usage.remaining is None:
+        return f"unlimited ({usage.used} used)"
+    return f"{usage.seats_licensed} ({usage.used} used, {usage.remaining} remaining)"
 
 
 def _deployment_counts(platform: Platform) -> str:

@@ -45,6 +45,7 @@ def _record(row: Row[*tuple[object, ...]]) -> LaunchRecord:
         claims=None if row.claims is None else json.loads(row.claims),
         ticket_jti=row.ticket_jti,
         ticket_redeemed_at=row.ticket_redeemed_at,
+        learner_id=row.learner_id,
     )
 
 
@@ -75,6 +76,7 @@ class SqlLaunchLog:
             "claims": _claims_text(launch.claims),
             "ticket_jti": launch.ticket_jti,
             "ticket_redeemed_at": launch.ticket_redeemed_at,
+            "learner_id": launch.learner_id,
         }
         try:
             async with autocommit(self._engine) as connection:

@@ -9,18 +9,21 @@ out is due again: its worker is presumed dead.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import functools
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import ColumnElement, Row, Select, any_, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, Update, any_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ltigate.db.engine import transaction
 from ltigate.db.schema import score_jobs
-from ltigate.services.errors import Conflict
+from ltigate.services.errors import Conflict, StoreUnavailable
 from ltigate.services.records import DeliveryStatus, JobFilter, JobResult, Score, ScoreJob, ScoreTarget
 
 MAX_LIST: Final = 500
@@ -108,8 +111,79 @@ def _picked(connection: AsyncConnection, now: float, limit: int) -> ColumnElemen
         # `id = ANY(ARRAY(SELECT …))` runs the locking SELECT exactly once; `id IN (SELECT … LIMIT n)` may be
         # planned as a join that re-scans it, and lock (and return) more than n rows.
         locked = _due(now, limit).with_for_update(skip_locked=True)
-        return score_jobs.c.id == any_(func.array(locked.scalar_subquery()))
+        return (score_jobs.c.id == any_(func.array(locked.scalar_subquery()))) & _claimable(now)
+    # SQLite runs the whole statement under its write lock, so the picked jobs are still claimable when updated.
+    # Not repeating the conditions matters: with them the planner scans every pending job through the status
+    # index (and tests each against the picked ids) instead of looking up the picked ids by primary key.
     return score_jobs.c.id.in_(_due(now, limit).scalar_subquery())
+
+
+@functools.cache
+def _finish_statement(status: DeliveryStatus, with_lineitem: bool) -> Update:
+    """The UPDATE of `finish` for one kind of result, built once: the values come as parameters (job_id, owner,
+    now, error, http_status, and retry_at or lineitem where used), so each call skips building the statement
+    and computing its cache key."""
+    values: dict[str, object] = {
+        "status": status.value,
+        "attempts": score_jobs.c.attempts + 1,
+        "updated_at": bindparam("now"),
+        "last_error": bindparam("error"),
+        "last_status": bindparam("http_status"),
+        "lease_owner": None,
+        "lease_until": None,
+    }
+    if status is DeliveryStatus.DELIVERED:
+        values["delivered_at"] = bindparam("now")
+    elif status is DeliveryStatus.PENDING:
+        values["next_attempt_at"] = bindparam("retry_at")
+    if with_lineitem:
+        values["target_lineitem_url"] = bindparam("lineitem")
+    return (
+        update(score_jobs)
+        .where(
+            score_jobs.c.id == bindparam("job_id"),
+            score_jobs.c.lease_owner == bindparam("owner"),
+            score_jobs.c.status == _PENDING,
+        )
+        .values(values)
+    )
+
+
+@dataclass(slots=True)
+class _Finish:
+    """A `finish` call waiting for its batch to be written."""
+
+    job_id: str
+    owner: str
+    result: JobResult
+    now: float
+    done: asyncio.Future[bool]
+
+
+def _finish_parameters(entry: _Finish) -> tuple[Update, dict[str, object]]:
+    result = entry.result
+    parameters: dict[str, object] = {
+        "job_id": entry.job_id,
+        "owner": entry.owner,
+        "now": entry.now,
+        "error": result.error,
+        "http_status": result.http_status,
+    }
+    if result.status is DeliveryStatus.PENDING:
+        parameters["retry_at"] = entry.now if result.next_attempt_at is None else result.next_attempt_at
+    if result.lineitem_url is not None:
+        parameters["lineitem"] = result.lineitem_url
+    return _finish_statement(result.status, result.lineitem_url is not None), parameters
+
+
+def _settle(done: asyncio.Future[bool], exc: BaseException) -> None:
+    """Fail a waiting finish with `exc` (a cancelled write: StoreUnavailable, as its result is unknown)."""
+    if done.done():
+        return
+    if isinstance(exc, Exception):
+        done.set_exception(exc)
+    else:
+        done.set_exception(StoreUnavailable("the result was not recorded: its writer was stopped"))
 
 
 class SqlScoreOutbox:
@@ -117,6 +191,8 @@ class SqlScoreOutbox:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._finishing: builtins.list[_Finish] = []  # finishes waiting to be written
+        self._written: asyncio.Event | None = None  # set when the batch being written is done
 
     async def enqueue(self, job: ScoreJob) -> None:
         """Store the job as given; raises Conflict when its id exists."""
@@ -161,7 +237,7 @@ class SqlScoreOutbox:
         async with transaction(self._engine) as connection:
             statement = (
                 update(score_jobs)
-                .where(_picked(connection, now, limit), _claimable(now))
+                .where(_picked(connection, now, limit))
                 .values(lease_owner=owner, lease_until=now + lease_seconds, updated_at=now)
                 .returning(score_jobs)
             )
@@ -174,33 +250,67 @@ class SqlScoreOutbox:
 
         DELIVERED stamps `delivered_at`; PENDING sets the next attempt (`now` when the result gives none);
         every result records its error and HTTP status; a resolved line item URL replaces the target's.
+
+        Finishes called while others are being written are written together, in one transaction (a group
+        commit): under load a worker pays one commit per batch of results instead of one per job. Each call
+        still gets its own answer, and raises StoreUnavailable when its batch could not be written.
         """
-        values: dict[str, object] = {
-            "status": result.status.value,
-            "attempts": score_jobs.c.attempts + 1,
-            "updated_at": now,
-            "last_error": result.error,
-            "last_status": result.http_status,
-            "lease_owner": None,
-            "lease_until": None,
-        }
-        if result.status is DeliveryStatus.DELIVERED:
-            values["delivered_at"] = now
-        elif result.status is DeliveryStatus.PENDING:
-            values["next_attempt_at"] = now if result.next_attempt_at is None else result.next_attempt_at
-        if result.lineitem_url is not None:
-            values["target_lineitem_url"] = result.lineitem_url
-        statement = (
-            update(score_jobs)
-            .where(
-                score_jobs.c.id == job_id,
-                score_jobs.c.lease_owner == owner,
-                score_jobs.c.status == _PENDING,
-            )
-            .values(values)
-        )
-        async with transaction(self._engine) as connection:
-            return (await connection.execute(statement)).rowcount == 1
+        entry = _Finish(job_id, owner, result, now, asyncio.get_running_loop().create_future())
+        self._finishing.append(entry)
+        try:
+            while not entry.done.done():
+                if self._written is None:
+                    await self._write_queued()  # this call writes the batch, its own entry included
+                else:
+                    await self._written.wait()  # a batch is being written; this entry goes in the next one
+        except BaseException:
+            if entry in self._finishing:
+                self._finishing.remove(entry)
+            if not entry.done.done():
+                entry.done.cancel()  # written or not, nobody waits for the answer any more
+            elif not entry.done.cancelled():
+                entry.done.exception()  # retrieved: the caller sees what stopped it instead
+            raise
+        return entry.done.result()
+
+    async def _write_queued(self) -> None:
+        written = self._written = asyncio.Event()
+
+        def done(_: object = None) -> None:
+            self._written = None
+            written.set()
+
+        try:
+            await asyncio.sleep(0)  # the finishes ready in this turn of the loop join the batch
+        except BaseException:
+            done()
+            raise
+        batch, self._finishing = self._finishing, []
+        if not batch:
+            done()
+            return
+        task = asyncio.ensure_future(self._write_finishes(batch))
+        task.add_done_callback(done)
+        await asyncio.shield(task)  # a cancelled caller leaves the batch, the others' results, to be written
+
+    async def _write_finishes(self, batch: builtins.list[_Finish]) -> None:
+        """One transaction for the batch, every result applied with its own conditions; each entry's future
+        gets whether its row changed, or the exception that stopped the transaction."""
+        try:
+            changed: builtins.list[bool] = []
+            async with transaction(self._engine) as connection:
+                for entry in batch:
+                    statement, parameters = _finish_parameters(entry)
+                    changed.append((await connection.execute(statement, parameters)).rowcount == 1)
+        except BaseException as exc:
+            for entry in batch:
+                _settle(entry.done, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for entry, applied in zip(batch, changed, strict=True):
+            if not entry.done.done():
+                entry.done.set_result(applied)
 
     async def get(self, job_id: str) -> ScoreJob | None:
         async with transaction(self._engine) as connection:

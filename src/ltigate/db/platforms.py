@@ -115,6 +115,7 @@ def _platform(row: Row[*tuple[object, ...]], found: list[Deployment]) -> Platfor
         created_at=row.created_at,
         updated_at=row.updated_at,
         deployments=tuple(found),
+        seats_used=row.seats_used,
     )
 
 

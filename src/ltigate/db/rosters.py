@@ -28,6 +28,8 @@ from ltigate.services.records import ContextRecord, DeliveryStatus, LaunchOutcom
 from ltigate.services.rosters import context_key
 
 MAX_LIST: Final = 500
+# Members per page: the most the API and services.rosters accept; a lower cap here cut pages short silently.
+MAX_MEMBERS: Final = 1000
 # A short role name (no scheme) is a context role of the LIS vocabulary (LTI Core A.2.2; NRPS `role` filter).
 CONTEXT_ROLE_PREFIX: Final = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
 
@@ -259,9 +261,9 @@ class SqlRosterStore:
 
         `role` matches a full role URI, or a short context role name ('Learner' for
         `http://purl.imsglobal.org/vocab/lis/v2/membership#Learner`). One query: the page is cut first, and
-        the launch and job lookups run only for its rows. At most `limit` members, capped at 500.
+        the launch and job lookups run only for its rows. At most `limit` members, capped at 1,000.
         """
-        limit = max(0, min(limit, MAX_LIST))
+        limit = max(0, min(limit, MAX_MEMBERS))
         order = (members.c.family_name.nulls_last(), members.c.name.nulls_last(), members.c.user_id)
         async with transaction(self._engine) as connection:
             page_query = select(members).where(members.c.context_key == context_key)

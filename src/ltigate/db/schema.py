@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 NAMING_CONVENTION = {
@@ -52,6 +53,9 @@ platforms = Table(
     Column("send_deployment_id", Boolean, nullable=False, server_default=false()),
     Column("preserve_manual_grades", Boolean, nullable=False, server_default=false()),
     Column("outcome_rules", Text, nullable=True),  # JSON list of rule objects; NULL: the default rules
+    # Rows in `seats` for this platform, changed in the transaction that inserts or deletes them: the cap
+    # is checked by the conditional increment (see db/seats.py), atomic on both databases.
+    Column("seats_used", Integer, nullable=False, server_default=text("0")),
     UniqueConstraint("issuer", "client_id"),
     Index(None, "issuer"),
 )
@@ -114,6 +118,7 @@ launches = Table(
     Column("claims", Text, nullable=True),
     Column("ticket_jti", String, nullable=True),
     Column("ticket_redeemed_at", Double, nullable=True),
+    Column("learner_id", String, nullable=True),
     Index(None, "created_at"),
     Index(None, "outcome", "created_at"),
     Index(None, "error_code", "created_at"),
@@ -234,4 +239,78 @@ members = Table(
     Column("sync_id", String, nullable=False),
     Column("updated_at", Double, nullable=False),
     Index(None, "context_key", "family_name", "name", "user_id"),  # a roster page in display order
+)
+
+# --- the console ------------------------------------------------------------------------------------
+
+# Console administrators; `name` is lower-case. The password is an argon2id hash (PHC string).
+administrators = Table(
+    "administrators",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("password_hash", String, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Column("disabled_at", Double, nullable=True),
+    Column("last_sign_in_at", Double, nullable=True),
+    UniqueConstraint("name"),
+)
+
+# Console sessions, stored under the SHA-256 of the session id (the cookie's value is never stored).
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", String, primary_key=True),
+    Column("admin_id", String, ForeignKey("administrators.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("last_seen_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Column("client_address", String, nullable=True),
+    Index(None, "admin_id"),
+    Index(None, "last_seen_at"),
+)
+
+# Failed console sign-ins, kept for the lock-out window. No foreign key: unknown names count too.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String, nullable=False),
+    Column("client_address", String, nullable=False),
+    Column("at", Double, nullable=False),
+    Index(None, "name", "at"),
+    Index(None, "client_address", "at"),
+    Index(None, "at"),
+)
+
+# Learner accounts: one per platform and `sub`; `id` is the stable user id handed to the app.
+learners = Table(
+    "learners",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("platform_id", String, ForeignKey("platforms.id", ondelete="CASCADE"), nullable=False),
+    Column("sub", String, nullable=False),
+    Column("email", String, nullable=True),
+    Column("given_name", String, nullable=True),
+    Column("family_name", String, nullable=True),
+    Column("name", String, nullable=True),
+    Column("picture", String, nullable=True),
+    Column("lti11_user_id", String, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Column("last_launch_at", Double, nullable=True),
+    UniqueConstraint("platform_id", "sub"),
+    Index(None, "platform_id", "last_launch_at"),  # a platform's learners, recent first; idle seats
+)
+
+# A learner's seat on a platform; the primary key keeps it to one. No cascade from learners: deleting a
+# learner who holds a seat must go through a release, which keeps platforms.seats_used exact.
+seats = Table(
+    "seats",
+    metadata,
+    Column("platform_id", String, ForeignKey("platforms.id", ondelete="CASCADE"), primary_key=True),
+    Column("learner_id", String, ForeignKey("learners.id"), primary_key=True),
+    Column("allocated_at", Double, nullable=False),
+    Index(None, "platform_id", "allocated_at"),
 )

@@ -237,6 +237,17 @@ class UnknownResource(ResourceError):
     status = 404
 
 
+# --- licensing ----------------------------------------------------------------------------
+
+
+class SeatsExhausted(LtiError):
+    """Every seat licensed to the platform is held by another learner (design.md "seat")."""
+
+    code = "seats_exhausted"
+    culprit = Culprit.CONFIG
+    status = 403
+
+
 # --- handoff tickets ----------------------------------------------------------------------
 
 

@@ -6,10 +6,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ltigate.config import Settings
+from ltigate.services.admins import Admins
 from ltigate.services.api_keys import ApiKeys
+from ltigate.services.console_sessions import ConsoleSessions
 from ltigate.services.grades import Grades
 from ltigate.services.launch import LaunchService
 from ltigate.services.launches import Launches
+from ltigate.services.learners import Learners
 from ltigate.services.line_items import LineItems
 from ltigate.services.login import LoginService
 from ltigate.services.platforms import Platforms
@@ -18,6 +21,7 @@ from ltigate.services.registrations import Registrations
 from ltigate.services.resources import Resources
 from ltigate.services.rosters import Rosters
 from ltigate.services.score_delivery import ScoreDelivery
+from ltigate.services.seats import Seats
 from ltigate.services.service_tokens import ServiceTokens
 from ltigate.services.tool_keys import ToolKeys
 from ltigate.services.wakeup import Wakeup
@@ -55,6 +59,8 @@ class Gateway:
     login: LoginService
     launch: LaunchService
     launches: Launches
+    learners: Learners
+    seats: Seats
     tool_keys: ToolKeys
     grades: Grades
     rosters: Rosters
@@ -63,6 +69,8 @@ class Gateway:
     outbox: ScoreOutbox
     outbox_wakeup: Wakeup
     score_delivery: ScoreDelivery
+    admins: Admins
+    console_sessions: ConsoleSessions
     clock: Clock
     check_ready: Callable[[], Awaitable[None]]
     maintain: Callable[[], Awaitable[int]]  # one housekeeping pass: purge expired states; returns rows removed

@@ -1,6 +1,7 @@
 """Complete a launch (lti-reference §2.7, design.md "Launch"): verify the id_token signature first,
-then consume the state, check nonce, claims, deployment and resource, log the attempt, and hand the
-launch to the app with a ticket. Every attempt, good or bad, is written to the launch log.
+then consume the state, check nonce, claims, deployment and resource, find or create the learner and
+check their seat, log the attempt, and hand the launch to the app with a ticket. Every attempt, good or
+bad, is written to the launch log.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ltigate.lti.launch import (
 )
 from ltigate.lti.message import LtiMessage, parse_message
 from ltigate.lti.ticket import issue_ticket
+from ltigate.services.learners import Learners
 from ltigate.services.login import GatewayUrls, hash_state
 from ltigate.services.ports import Clock, KeyProvider, LaunchLog, ResourceStore, StateStore
 from ltigate.services.records import (
@@ -49,6 +51,7 @@ from ltigate.services.records import (
     Resource,
 )
 from ltigate.services.registrations import Registrations
+from ltigate.services.seats import Seats
 from ltigate.services.tool_keys import ToolKeys
 
 
@@ -80,6 +83,7 @@ class _Trace:
     message: LtiMessage | None = None
     slug: str | None = None
     claims: dict[str, object] | None = field(default=None, repr=False)
+    learner_id: str | None = None
 
 
 class LaunchService:
@@ -97,9 +101,12 @@ class LaunchService:
         clock: Clock,
         leeway: int,
         ticket_ttl: int,
+        learners: Learners,
+        seats: Seats,
         after_success: Callable[[Platform, LtiMessage], Awaitable[None]] | None = None,
     ) -> None:
         self._after_success = after_success
+        self._learners, self._seats = learners, seats
         self._registrations, self._keys, self._states, self._resources = registrations, keys, states, resources
         self._log, self._tool_keys, self._urls, self._issuer = log, tool_keys, urls, issuer
         self._clock, self._leeway, self._ticket_ttl = clock, leeway, ticket_ttl
@@ -153,6 +160,7 @@ class LaunchService:
         resource = await self._resources.get(trace.slug)
         if resource is None:
             raise UnknownResource(f"resource '{trace.slug[:200]}' does not exist; create it or fix the link's URL")
+        learner_id = await self._admit(platform, message, now, trace)
 
         jti = secrets.token_urlsafe(16)
         ticket = issue_ticket(
@@ -160,12 +168,17 @@ class LaunchService:
             audience=_origin(resource.fields.app_url),
             launch_id=launch_id,
             jti=jti,
-            summary={"resource": resource.fields.slug, "sub": message.user.sub, "roles": list(message.short_roles)},
+            summary={
+                "resource": resource.fields.slug,
+                "sub": message.user.sub,
+                "user_id": learner_id,
+                "roles": list(message.short_roles),
+            },
             now=int(now),
             ttl=self._ticket_ttl,
             key=self._tool_keys.signing_key(KeyPurpose.TICKET),
         )
-        await self._log.record(_success(launch_id, now, platform, message, resource, claims, jti))
+        await self._log.record(_success(launch_id, now, platform, message, resource, claims, jti, learner_id))
         if self._after_success is not None:
             await self._after_success(platform, message)
         separator = "&" if urlsplit(resource.fields.app_url).query else "?"
@@ -176,6 +189,16 @@ class LaunchService:
             message=message,
             platform=platform,
         )
+
+    async def _admit(self, platform: Platform, message: LtiMessage, now: float, trace: _Trace) -> str | None:
+        """Find or create the learner and check their seat; the learner id, None for an anonymous launch
+        (no account, and no seat: there is no one to hold it). Raises SeatsExhausted."""
+        visit = await self._learners.visit(platform, message, now)
+        if visit is None:
+            return None
+        trace.learner_id = visit.learner.id
+        await self._seats.admit(platform, visit, message.roles, now)
+        return visit.learner.id
 
     async def _consume_state(self, state_value: str, platform: Platform, now: float) -> LoginState:
         consumed = await self._states.consume(hash_state(state_value), now)
@@ -244,6 +267,7 @@ def _failure(launch_id: str, now: float, error: LtiError, trace: _Trace) -> Laun
         resource_link_id=message.resource_link.id if message and message.resource_link else None,
         resource_slug=trace.slug,
         claims=trace.claims,
+        learner_id=trace.learner_id,
     )
 
 
@@ -263,6 +287,7 @@ def _success(
     resource: Resource,
     claims: dict[str, object],
     jti: str,
+    learner_id: str | None,
 ) -> LaunchRecord:
     return LaunchRecord(
         id=launch_id,
@@ -280,4 +305,5 @@ def _success(
         resource_slug=resource.fields.slug,
         claims=claims,
         ticket_jti=jti,
+        learner_id=learner_id,
     )

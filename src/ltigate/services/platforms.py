@@ -28,6 +28,9 @@ def check_platform_fields(fields: PlatformFields) -> PlatformFields:
         licence_note=fields.licence_note,
         deployment_policy=fields.deployment_policy,
         token_audience=check_text(fields.token_audience, "token_audience") if fields.token_audience else None,
+        send_deployment_id=fields.send_deployment_id,
+        preserve_manual_grades=fields.preserve_manual_grades,
+        outcome_rules=fields.outcome_rules,
     )
 
 

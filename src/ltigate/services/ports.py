@@ -21,6 +21,10 @@ from ltigate.services.records import (
     KeyState,
     LaunchFilter,
     LaunchRecord,
+    Learner,
+    LearnerFilter,
+    LearnerProfile,
+    LearnerVisit,
     LoginState,
     Member,
     Platform,
@@ -29,6 +33,9 @@ from ltigate.services.records import (
     ResourceFields,
     RosterEntry,
     ScoreJob,
+    Seat,
+    SeatHolder,
+    SeatUsage,
     ServiceToken,
     ToolKey,
 )
@@ -118,6 +125,48 @@ class ApiKeyStore(Protocol):
 class KeyProvider(Protocol):
     async def key(self, jwks_url: str, kid: str) -> PublicKey:
         """The platform's verification key `kid`; raises KidNotFound, KeySetUnavailable, KeySetInvalid."""
+
+
+# --- learner accounts and seats ----------------------------------------------------------------
+
+
+class LearnerStore(Protocol):
+    async def visit(self, learner_id: str, platform_id: str, profile: LearnerProfile, now: float) -> LearnerVisit:
+        """Find the learner (platform_id, profile.sub) or create them with id `learner_id`, in one statement.
+
+        Details given (not None) that differ replace the stored ones and set updated_at; details absent
+        from the launch keep their stored value. last_launch_at becomes `now`. Also says whether the
+        learner holds a seat on the platform.
+        """
+
+    async def get(self, learner_id: str) -> Learner | None: ...
+
+    async def list(self, query: LearnerFilter) -> builtins.list[Learner]:
+        """Most recent launch first; at most `query.limit` (capped at 500) from `query.offset`."""
+
+
+class SeatStore(Protocol):
+    """Seats and the per-platform counter of seats used, kept equal in every transaction."""
+
+    async def allocate(self, platform_id: str, learner_id: str, now: float) -> bool:
+        """Give the learner a seat: count it if the platform's cap allows (`seats` 0 or `seats_used < seats`)
+        and insert it, in one transaction, atomic across processes. True when the learner holds a seat
+        afterwards (also when a concurrent launch of theirs took it first), False when every seat is taken.
+        Call only for a learner found without a seat."""
+
+    async def release(self, platform_id: str, learner_id: str) -> bool:
+        """Free the learner's seat; False when they hold none."""
+
+    async def release_idle(self, platform_id: str, idle_before: float) -> int:
+        """Free the seats whose learner has not launched since `idle_before`; returns how many."""
+
+    async def usage(self, platform_id: str) -> SeatUsage | None:
+        """None when the platform does not exist."""
+
+    async def get(self, platform_id: str, learner_id: str) -> Seat | None: ...
+
+    async def list(self, platform_id: str, *, limit: int, offset: int) -> builtins.list[SeatHolder]:
+        """Seats with their learners, oldest allocation first; `limit` capped at 500."""
 
 
 # --- grades and rosters ---------------------------------------------------------------------

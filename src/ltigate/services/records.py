@@ -75,6 +75,7 @@ class Platform:
     created_at: float
     updated_at: float
     deployments: tuple[Deployment, ...] = ()
+    seats_used: int = 0  # seats held by learners; may exceed fields.seats after the cap was lowered
 
     def deployment(self, deployment_id: str) -> Deployment | None:
         return next((d for d in self.deployments if d.deployment_id == deployment_id), None)
@@ -141,6 +142,7 @@ class LaunchRecord:
     claims: Mapping[str, object] | None = field(default=None, repr=False)
     ticket_jti: str | None = None
     ticket_redeemed_at: float | None = None
+    learner_id: str | None = None  # the learner account of the launch's user (none for anonymous launches)
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,3 +311,75 @@ class JobFilter:
     platform_id: str | None = None
     launch_id: str | None = None
     limit: int = 50
+
+
+# --- learner accounts and seats -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerProfile:
+    """What a launch says about its user: the identity (`sub`, per platform) and the details to keep."""
+
+    sub: str
+    email: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    name: str | None = None
+    picture: str | None = None
+    lti11_user_id: str | None = None  # from the LTI 1.1 migration claim
+
+
+@dataclass(frozen=True, slots=True)
+class Learner:
+    """A user account on one platform; `id` is the stable ltigate user id handed to the app."""
+
+    id: str
+    platform_id: str
+    sub: str
+    email: str | None
+    given_name: str | None
+    family_name: str | None
+    name: str | None
+    picture: str | None
+    lti11_user_id: str | None
+    created_at: float
+    updated_at: float  # when a detail last changed
+    last_launch_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerVisit:
+    """A launch's learner, found or created, and whether they hold a seat on the platform."""
+
+    learner: Learner
+    seated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerFilter:
+    platform_id: str | None = None
+    q: str | None = None  # a case-insensitive part of the name, email or sub
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    platform_id: str
+    learner_id: str
+    allocated_at: float
+    last_used_at: float | None  # the learner's latest launch on the platform
+
+
+@dataclass(frozen=True, slots=True)
+class SeatHolder:
+    seat: Seat
+    learner: Learner
+
+
+@dataclass(frozen=True, slots=True)
+class SeatUsage:
+    platform_id: str
+    seats_licensed: int  # 0: unlimited
+    used: int
+    remaining: int | None  # None: unlimited; 0 also when the cap was lowered below `used`

@@ -6,7 +6,7 @@ lti/ decide delivered / retry later / give up.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from ltigate.lti import ags
 from ltigate.lti.delivery import Attempt, RetryPolicy, classify
@@ -34,9 +34,16 @@ class ScoreDelivery:
         self._platforms, self._calls, self._line_items, self._outbox = platforms, calls, line_items, outbox
         self._clock, self._policy, self._jitter = clock, policy, jitter
 
+    async def platforms(self, platform_ids: Iterable[str]) -> dict[str, Platform | None]:
+        """Each distinct platform once (None when removed): the worker looks them up per claimed batch."""
+        return {platform_id: await self._platforms.get(platform_id) for platform_id in dict.fromkeys(platform_ids)}
+
     async def deliver(self, job: ScoreJob) -> JobResult:
         """One attempt; never raises for platform behaviour — every outcome is a JobResult."""
-        platform = await self._platforms.get(job.platform_id)
+        return await self.deliver_to(job, await self._platforms.get(job.platform_id))
+
+    async def deliver_to(self, job: ScoreJob, platform: Platform | None) -> JobResult:
+        """`deliver` with the job's platform as just looked up (None: removed)."""
         if platform is None or not platform.active or not platform.fields.grade_passback:
             reason = (
                 "the platform was removed"

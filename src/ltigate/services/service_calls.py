@@ -45,9 +45,9 @@ class ServiceCalls:
         Returns the answer whatever its status; raises HttpTransportError, TokenRequestRejected or
         TokenResponseInvalid.
         """
-        renew = False
+        rejected: str | None = None
         for _ in range(2):
-            token = await self._tokens.token(platform, scopes, deployment_id, renew=renew)
+            token = await self._tokens.token(platform, scopes, deployment_id, rejected=rejected)
             headers = {"Authorization": f"Bearer {token}"}
             if accept:
                 headers["Accept"] = accept
@@ -56,7 +56,7 @@ class ServiceCalls:
             response = await self._http.exchange(method, url, headers=headers, body=body, max_body_bytes=max_body_bytes)
             if response.status != 401:
                 return response
-            renew = True
+            rejected = token
         return response
 
 

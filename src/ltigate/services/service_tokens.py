@@ -31,27 +31,33 @@ class ServiceTokens:
         self.requests = 0  # token requests sent to platforms, for metrics and benchmarks
 
     async def token(
-        self, platform: Platform, scopes: Sequence[str], deployment_id: str | None, *, renew: bool = False
+        self, platform: Platform, scopes: Sequence[str], deployment_id: str | None, *, rejected: str | None = None
     ) -> str:
-        """A valid access token for `scopes`; `renew` discards the cached one (after a 401).
+        """A valid access token for `scopes`. `rejected` is a token the platform just refused (a 401): it is
+        never returned again, and a new one is requested unless another caller (in this process or another)
+        renewed it meanwhile, so many requests meeting one revoked token renew it once, not once each.
 
         Raises TokenRequestRejected / TokenResponseInvalid (lti.errors) or HttpTransportError.
         """
         key = (platform.id, scope_key(scopes))
-        if renew:
-            self._memory.pop(key, None)
-        elif (cached := self._fresh(self._memory.get(key))) is not None:
+        if (cached := self._usable(self._memory.get(key), rejected)) is not None:
             return cached.access_token
         lock = self._locks.setdefault(key, anyio.Lock())
         async with lock:
-            if not renew and (cached := self._fresh(self._memory.get(key))) is not None:
+            if (cached := self._usable(self._memory.get(key), rejected)) is not None:
                 return cached.access_token
-            stored = None if renew else await self._cache.get(platform.id, key[1], self._clock() + EXPIRY_SKEW_SECONDS)
-            token = self._unseal(stored) if stored is not None else await self._request(platform, scopes, deployment_id)
+            stored = await self._cache.get(platform.id, key[1], self._clock() + EXPIRY_SKEW_SECONDS)
+            token = self._usable(self._unseal(stored) if stored is not None else None, rejected)
+            if token is None:
+                token = await self._request(platform, scopes, deployment_id)
             if len(self._memory) >= MAX_MEMORY_TOKENS:
                 self._memory.clear()
             self._memory[key] = token
             return token.access_token
+
+    def _usable(self, token: ServiceToken | None, rejected: str | None) -> ServiceToken | None:
+        token = self._fresh(token)
+        return None if token is None or token.access_token == rejected else token
 
     def _fresh(self, token: ServiceToken | None) -> ServiceToken | None:
         if token is None or token.expires_at - EXPIRY_SKEW_SECONDS <= self._clock():

@@ -20,7 +20,7 @@ from ltigate import __version__
 from ltigate.lti.errors import LtiError
 from ltigate.services.errors import ServiceError
 from ltigate.services.gateway import Gateway
-from ltigate.web import api, grades_api, lti_endpoints
+from ltigate.web import api, console, grades_api, lti_endpoints, seats_api
 from ltigate.web.errors import api_error, json_error, unexpected_error
 
 
@@ -80,6 +80,7 @@ def create_app(gateway: Gateway, *, background: Sequence[Background] = ()) -> Fa
 
     for route in lti_endpoints.routes(gateway, env):
         app.router.routes.append(route)
+    app.router.routes.extend(console.routes(gateway))
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -95,6 +96,7 @@ def create_app(gateway: Gateway, *, background: Sequence[Background] = ()) -> Fa
     app.router.routes.append(Route("/readyz", readyz, methods=["GET"]))
     app.include_router(api.router(gateway))
     app.include_router(grades_api.router(gateway))
+    app.include_router(seats_api.router(gateway))
     return app
 
 

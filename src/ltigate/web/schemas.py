@@ -16,6 +16,7 @@ from ltigate.services.records import (
     PlatformFields,
     Resource,
 )
+from ltigate.services.seats import usage_of
 
 
 class ErrorBody(BaseModel):
@@ -138,7 +139,9 @@ class PlatformOut(BaseModel):
     jwks_url: str
     token_audience: str | None
     deployments: list[DeploymentOut]
-    seats: int
+    seats: int = Field(description="Seats licensed; 0 = unlimited")
+    seats_used: int = Field(description="Seats held by learners (may exceed `seats` after the cap was lowered)")
+    seats_remaining: int | None = Field(description="Seats free for new learners; null when unlimited")
     grade_passback: bool
     licence_note: str
     deployment_policy: DeploymentPolicy
@@ -152,6 +155,7 @@ class PlatformOut(BaseModel):
     @classmethod
     def of(cls, p: Platform) -> PlatformOut:
         f = p.fields
+        usage = usage_of(p)
         return cls(
             id=p.id,
             name=f.name,
@@ -166,6 +170,8 @@ class PlatformOut(BaseModel):
                 for d in p.deployments
             ],
             seats=f.seats,
+            seats_used=usage.used,
+            seats_remaining=usage.remaining,
             grade_passback=f.grade_passback,
             licence_note=f.licence_note,
             deployment_policy=f.deployment_policy,
@@ -223,6 +229,7 @@ class ResourceOut(BaseModel):
 
 
 class UserOut(BaseModel):
+    id: str | None = Field(default=None, description="The stable ltigate user id; null for anonymous launches")
     sub: str | None
     name: str | None = None
     given_name: str | None = None
@@ -309,6 +316,7 @@ class LaunchOut(LaunchSummary):
         return cls(
             **base,
             user=UserOut(
+                id=d.record.learner_id,
                 sub=u.sub,
                 name=u.name,
                 given_name=u.given_name,

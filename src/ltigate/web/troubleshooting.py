@@ -120,6 +120,13 @@ ADVICE: Final[dict[str, Advice]] = {
     "unknown_resource": Advice(
         "This resource does not exist", "Create the resource with this slug, or correct the link in the LMS."
     ),
+    "seats_exhausted": Advice(
+        "All seats are taken",
+        "Every seat licensed to this LMS is held by another learner, so new learners cannot start; instructors "
+        "and learners who already hold a seat still can. Administrators: release the seats of learners who left "
+        "(`ltigate seats release-idle PLATFORM_ID --days 90`, or one by one with `ltigate seats release`), or "
+        "raise the platform's seats (`ltigate platforms update PLATFORM_ID --seats N`; 0 = unlimited).",
+    ),
     "database_unavailable": Advice(
         "The service is temporarily unavailable", "The database cannot be reached; try again in a moment."
     ),
