@@ -23,8 +23,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from harness import Database, free_port
 from lms import KeySetServer, Lms
-from target import APP_URL, RESOURCE, Database, ServedGateway, free_port
+from target import APP_URL, RESOURCE, ServedGateway
 
 from ltigate.bootstrap import build_gateway
 from ltigate.config import load_settings

@@ -28,17 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from harness import Database, backend_cpu_seconds, cpu_seconds, free_port
 from lms import KeySetServer, Lms
-from target import (
-    APP_URL,
-    RESOURCE,
-    Database,
-    ServedGateway,
-    backend_cpu_seconds,
-    cpu_seconds,
-    free_port,
-    machine_busy_seconds,
-)
+from target import APP_URL, RESOURCE, ServedGateway, machine_busy_seconds
 from wire import Client, make_client
 
 ERROR_CODE = re.compile(rb'data-testid="error-code">([a-z_]+)<')

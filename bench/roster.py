@@ -23,7 +23,6 @@ import gc
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-BIN = Path(sys.executable).parent
+from harness import Database, environment, free_port, http_get_json, migrate, wait_port
+
 SCRIPT = Path(__file__).resolve()
 NRPS_MEDIA_TYPE = b"application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
@@ -124,12 +124,6 @@ def serve_nrps(port: int, members: int, page: int) -> None:
 # --- helpers --------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def rss_kib() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -164,41 +158,6 @@ class RssSampler:
         self.peak = max(self.peak, rss_kib())
 
 
-async def _admin(admin_url: str, statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-async def wait_port(port: int, process: subprocess.Popen[bytes], within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the fake NRPS server exited at start")
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.05)
-    raise RuntimeError("the fake NRPS server did not start listening")
-
-
-async def http_get_json(port: int, path: str) -> Any:
-    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
-    try:
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
-        await writer.drain()
-        raw = await asyncio.wait_for(reader.read(), 30)
-    finally:
-        writer.close()
-    return json.loads(raw.partition(b"\r\n\r\n")[2])
-
-
 def start_server(port: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
     command = [sys.executable, str(SCRIPT), "serve", "--port", str(port), "--members", str(args.members)]
     command += ["--page", str(args.page)]
@@ -207,18 +166,10 @@ def start_server(port: int, args: argparse.Namespace) -> subprocess.Popen[bytes]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 
-def migrate(env: dict[str, str]) -> None:
-    done = subprocess.run([str(BIN / "ltigate"), "migrate"], env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"ltigate migrate failed:\n{done.stdout}{done.stderr}")
-
-
 # --- the run --------------------------------------------------------------------------------------------
 
 
 async def run(args: argparse.Namespace) -> None:
-    from sqlalchemy.engine import make_url
-
     from ltigate.bootstrap import build_gateway
     from ltigate.config import load_settings
     from ltigate.lti import claims as c
@@ -228,24 +179,19 @@ async def run(args: argparse.Namespace) -> None:
     from ltigate.services.rosters import context_key
 
     data_dir = Path(tempfile.mkdtemp(prefix="ltigate-bench-roster-"))
-    database_name = None
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LTIGATE_")}
-    env.update(LTIGATE_DATA_DIR=str(data_dir), LTIGATE_LOG_LEVEL="warning")
-    if args.database_url:
-        database_name = "ltigate_bench_" + uuid.uuid4().hex[:12]
-        await _admin(args.database_url, f'CREATE DATABASE "{database_name}"')
-        env["LTIGATE_DATABASE_URL"] = (
-            make_url(args.database_url).set(database=database_name).render_as_string(hide_password=False)
-        )
+    database = await Database.create(args.database_url)
+    env = environment(data_dir, database)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = start_server(port, args)
     try:
         if args.sync_cpu is not None:
             os.sched_setaffinity(0, {int(cpu) for cpu in args.sync_cpu.split(",")})
-        await wait_port(port, server)
+        await wait_port(port, server, "the fake NRPS server")
         migrate(env)
-        print(f"database: {'PostgreSQL ' + database_name if database_name else 'SQLite (WAL) in ' + str(data_dir)}")
+        print(
+            f"database: {'PostgreSQL ' + str(database.name) if database.name else 'SQLite (WAL) in ' + str(data_dir)}"
+        )
         print(
             f"fake NRPS: {base} (uvicorn + httptools, CPU {args.server_cpu}); sync in this process, CPU {args.sync_cpu}"
         )
@@ -319,8 +265,7 @@ async def run(args: argparse.Namespace) -> None:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
-        if database_name and args.database_url:
-            await _admin(args.database_url, f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
+        await database.drop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

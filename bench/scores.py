@@ -34,7 +34,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,12 +46,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-BIN = Path(sys.executable).parent
+from harness import (
+    BIN,
+    Database,
+    backend_cpu_seconds,
+    cpu_seconds,
+    environment,
+    free_port,
+    http_get_json,
+    migrate,
+    pinned,
+    wait_port,
+)
+
 SCRIPT = Path(__file__).resolve()
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # --- the fake LMS (run as `scores.py lms --port N` in its own process) ----------------------------------
@@ -169,127 +179,11 @@ def serve_lms(port: int) -> None:
 # --- helpers --------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def backend_cpu_seconds(database: str | None) -> float:
-    """CPU seconds of the live PostgreSQL backends serving `database` (found by their process title)."""
-    if database is None:
-        return 0.0
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            title = (entry / "cmdline").read_bytes()
-            if not title.startswith(b"postgres: ") or f" {database} ".encode() not in title:
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
-
-
-def pinned(cpu: str | None, command: list[str]) -> list[str]:
-    if cpu is not None and shutil.which("taskset"):
-        return ["taskset", "-c", cpu, *command]  # taskset execs: the pid stays the program's
-    return command
-
-
-async def http_get_json(port: int, path: str) -> Any:
-    """A tiny HTTP/1.1 GET against the fake LMS (keeps httpx out of this process's figures)."""
-    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
-    try:
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
-        await writer.drain()
-        raw = await asyncio.wait_for(reader.read(), 30)
-    finally:
-        writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200"):
-        raise RuntimeError(f"GET {path}: {head[:80]!r}")
-    return json.loads(body)
-
-
 def start_lms(port: int, cpu: str | None, log_path: Path) -> subprocess.Popen[bytes]:
     with log_path.open("wb") as log:
         return subprocess.Popen(
             pinned(cpu, [sys.executable, str(SCRIPT), "lms", "--port", str(port)]), stdout=log, stderr=subprocess.STDOUT
         )
-
-
-async def wait_port(port: int, process: subprocess.Popen[bytes], within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the fake LMS exited at start")
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.05)
-    raise RuntimeError("the fake LMS did not start listening")
-
-
-@dataclass
-class Database:
-    """SQLite in the data directory, or a fresh PostgreSQL database dropped at the end."""
-
-    url: str | None
-    admin_url: str | None = None
-    name: str | None = None
-
-    @classmethod
-    async def create(cls, admin_url: str | None) -> Database:
-        if admin_url is None:
-            return cls(url=None)
-        from sqlalchemy.engine import make_url
-
-        name = "ltigate_bench_" + uuid.uuid4().hex[:12]
-        await _admin(admin_url, f'CREATE DATABASE "{name}"')
-        return cls(
-            url=make_url(admin_url).set(database=name).render_as_string(hide_password=False),
-            admin_url=admin_url,
-            name=name,
-        )
-
-    async def drop(self) -> None:
-        if self.admin_url is not None and self.name is not None:
-            await _admin(self.admin_url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-
-async def _admin(admin_url: str, statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-def environment(data_dir: Path, database: Database) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LTIGATE_")}
-    env.update(LTIGATE_DATA_DIR=str(data_dir), LTIGATE_LOG_LEVEL="warning")
-    if database.url is not None:
-        env["LTIGATE_DATABASE_URL"] = database.url
-    return env
-
-
-def migrate(env: dict[str, str]) -> None:
-    done = subprocess.run([str(BIN / "ltigate"), "migrate"], env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"ltigate migrate failed:\n{done.stdout}{done.stderr}")
 
 
 # --- seeding --------------------------------------------------------------------------------------------
@@ -572,7 +466,7 @@ async def run(args: argparse.Namespace) -> int:
     try:
         if args.lms_cpu is not None and shutil.which("taskset"):
             os.sched_setaffinity(0, {int(c) for c in args.lms_cpu.split(",")})  # this poller shares the LMS's core
-        await wait_port(lms_port, lms)
+        await wait_port(lms_port, lms, "the fake LMS")
         print(
             f"database: {'PostgreSQL ' + (database.name or '') if database.url else 'SQLite (WAL) in ' + str(data_dir)}"
         )

@@ -7,36 +7,19 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from harness import BIN, CLOCK_TICKS, Database
 
 from ltigate.bootstrap import build_gateway
 from ltigate.config import load_settings
 from ltigate.services.records import DeploymentPolicy, PlatformFields, ResourceFields
 
-BIN = Path(sys.executable).parent
 APP_URL = "http://127.0.0.1:9/app"  # never contacted: the generator stops at the redirect
 RESOURCE = "quiz"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of process `pid` (all its threads), from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def machine_busy_seconds() -> float:
@@ -44,69 +27,6 @@ def machine_busy_seconds() -> float:
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
     return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
-
-
-def backend_cpu_seconds(database: str) -> float:
-    """CPU seconds of the live PostgreSQL backends serving `database` (found by their process title).
-
-    Backends that exited in between (closed connections) are not counted: the bench reports how many
-    sessions were opened, which should be none once the pool is warm. The server's shared processes
-    (WAL writer, checkpointer) and other databases' backends are left out.
-    """
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            title = (entry / "cmdline").read_bytes()
-            if not title.startswith(b"postgres: ") or f" {database} ".encode() not in title:
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
-
-
-async def _admin(admin_url: str, statement: str) -> object:
-    import asyncpg
-
-    connection = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        if statement.lstrip().upper().startswith("SELECT"):
-            return await connection.fetchval(statement)
-        return await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-@dataclass
-class Database:
-    """Where the gateway keeps its state: SQLite in the data directory, or a fresh PostgreSQL database."""
-
-    url: str | None
-    admin_url: str | None = None
-    name: str | None = None
-
-    @classmethod
-    async def create(cls, admin_url: str | None) -> Database:
-        if admin_url is None:
-            return cls(url=None)
-        name = "ltigate_bench_" + uuid.uuid4().hex[:12]
-        await _admin(admin_url, f'CREATE DATABASE "{name}"')
-        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        return cls(url=url, admin_url=admin_url, name=name)
-
-    async def sessions(self) -> int | None:
-        """Sessions ever opened on the bench database (pg_stat_database.sessions, PostgreSQL 14+)."""
-        if self.admin_url is None:
-            return None
-        count = await _admin(self.admin_url, f"SELECT sessions FROM pg_stat_database WHERE datname = '{self.name}'")
-        return int(count) if isinstance(count, int) else None
-
-    async def drop(self) -> None:
-        if self.admin_url is not None and self.name is not None:
-            await _admin(self.admin_url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 @dataclass
