@@ -14,13 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from lti1p3platform.ltiplatform import LTI1P3PlatformConfAbstract
-from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
-from lti1p3platform.oidc_login import OIDCLoginAbstract
 from lti1p3platform.registration import Registration
-from lti1p3platform.request import RequestBase
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -29,6 +24,7 @@ from starlette.routing import Route
 from ltigate.services.gateway import Gateway
 from ltigate.services.records import PlatformFields
 from tests.e2e.conftest import APP_URL, Env
+from tests.support.peer import FormLaunch, HintLogin, PeerRequest, pem_key_pair
 from tests.support.platform import error_code
 from tests.support.servers import ServerThread
 
@@ -38,19 +34,6 @@ LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 
 
-class PeerRequest(RequestBase):
-    def __init__(self, method: str, get_data: dict[str, Any], form_data: dict[str, Any]) -> None:
-        self.request = {
-            "method": method,
-            "get_data": get_data,
-            "form_data": form_data,
-            "headers": {},
-            "content_type": None,
-            "path": "/",
-            "json": None,
-        }
-
-
 class PeerPlatform:
     """lti1p3platform wired as a small LMS: /start begins a launch, /auth answers the gateway, /jwks."""
 
@@ -58,15 +41,7 @@ class PeerPlatform:
         self.gateway_url = gateway_url
         self.url = ""
         self.auth_requests: list[dict[str, str]] = []
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.private_pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
-        self.public_pem = (
-            key.public_key()
-            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-            .decode()
-        )
+        self.private_pem, self.public_pem = pem_key_pair()
         self.users = {
             "ada": ("Ada Learner", "ada@example.edu", [LEARNER]),
             "grace": ("Grace Teacher", "grace@example.edu", [INSTRUCTOR]),
@@ -97,21 +72,10 @@ class PeerPlatform:
     def app(self) -> Starlette:
         peer = self
 
-        class Login(OIDCLoginAbstract):
-            def set_lti_message_hint(self, **kwargs: Any) -> None:
-                self._lti_message_hint = kwargs["hint"]
-
-            def get_redirect(self, url: str) -> str:
-                return url
-
-        class Launch(LTIAdvantageMessageLaunchAbstract):
-            def render_launch_form(self, launch_data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-                return launch_data
-
         async def start(request: Request) -> Response:
             user, resource = request.query_params["user"], request.query_params["resource"]
             target = f"{peer.gateway_url}/lti/launch?resource={resource}"
-            login = Login(PeerRequest("GET", {}, {}), peer.config(target))
+            login = HintLogin(PeerRequest("GET", {}), peer.config(target))
             login.set_lti_message_hint(hint=f"{user}|{resource}")
             return RedirectResponse(login.initiate_login(user))
 
@@ -120,7 +84,7 @@ class PeerPlatform:
             peer.auth_requests.append({k: str(v) for k, v in params.items()})
             user, resource = str(params["lti_message_hint"]).split("|")
             target = f"{peer.gateway_url}/lti/launch?resource={resource}"
-            launch = Launch(PeerRequest(request.method, params, {}), peer.config(target))
+            launch = FormLaunch(PeerRequest(request.method, params, {}), peer.config(target))
             name, email, roles = peer.users[user]
             launch.set_user_data(user, roles, full_name=name, email_address=email)
             launch.set_resource_link_claim("peer-link-1", title="Peer quiz")

@@ -14,7 +14,7 @@ import html
 import json
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,14 +25,9 @@ import anyio
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from lti1p3platform.ltiplatform import LTI1P3PlatformConfAbstract
 from lti1p3platform.membership import Context
-from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
-from lti1p3platform.oidc_login import OIDCLoginAbstract
 from lti1p3platform.registration import Registration
-from lti1p3platform.request import RequestBase
 from lti1p3platform.response import Response as PeerResponse
 from lti1p3platform.score import UpdateScoreStatus
 from lti1p3platform.service_connector import AssignmentsGradesService, NamesRoleProvisioningService, TPage
@@ -45,6 +40,7 @@ from ltigate.services.records import PlatformFields
 from tests.grades.conftest import api_client, register_platform, seed_resource
 from tests.support.fake_lms import settle
 from tests.support.gateway import GatewayHarness, database_params
+from tests.support.peer import FormLaunch, HintLogin, PeerRequest, pem_key_pair
 from tests.support.platform import error_code
 from tests.support.servers import ServerThread
 from tests.support.worker import running_gateway_with_worker
@@ -61,21 +57,6 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)
 CUSTOM_AUDIENCE = "https://peer.example/oauth2/token"
 # Every client assertion jti the peers saw in this module, to check none is ever reused.
 SEEN_JTIS: list[str] = []
-
-
-class PeerRequest(RequestBase):
-    def __init__(
-        self, method: str, get_data: dict[str, Any], headers: Mapping[str, str] | None = None, body: Any = None
-    ) -> None:
-        self.request = {
-            "method": method,
-            "get_data": get_data,
-            "form_data": {},
-            "headers": headers or {},  # the peer reads "Authorization": a case-insensitive mapping
-            "content_type": (headers or {}).get("content-type"),
-            "path": "/",
-            "json": body,
-        }
 
 
 def _respond(answer: PeerResponse) -> Response:
@@ -104,15 +85,7 @@ class Peer:
     )
 
     def __post_init__(self) -> None:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.private_pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
-        self.public_pem = (
-            key.public_key()
-            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-            .decode()
-        )
+        self.private_pem, self.public_pem = pem_key_pair()
 
     @property
     def lineitems_url(self) -> str:
@@ -166,17 +139,6 @@ class Peer:
     def app(self) -> Starlette:
         peer = self
 
-        class Login(OIDCLoginAbstract):
-            def set_lti_message_hint(self, **kwargs: Any) -> None:
-                self._lti_message_hint = kwargs["hint"]
-
-            def get_redirect(self, url: str) -> str:
-                return url
-
-        class Launch(LTIAdvantageMessageLaunchAbstract):
-            def render_launch_form(self, launch_data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-                return launch_data
-
         class Gradebook(AssignmentsGradesService):
             def find_lineitems(self, **kwargs: Any) -> TPage:
                 return {"content": [], "has_next": False}
@@ -212,14 +174,14 @@ class Peer:
 
         async def start(request: Request) -> Response:
             user = request.query_params["user"]
-            login = Login(PeerRequest("GET", {}), peer.config())
+            login = HintLogin(PeerRequest("GET", {}), peer.config())
             login.set_lti_message_hint(hint=user)
             return RedirectResponse(login.initiate_login(user))
 
         async def auth(request: Request) -> Response:
             params = dict(request.query_params) if request.method == "GET" else dict(await request.form())
             user = str(params["lti_message_hint"])
-            launch = Launch(PeerRequest(request.method, params), peer.config())
+            launch = FormLaunch(PeerRequest(request.method, params), peer.config())
             member = next(m for m in peer.members if m["user_id"] == user)
             launch.set_user_data(user, member["roles"], full_name=member["name"])
             launch.set_resource_link_claim("peer-link-1", title="Peer quiz")
@@ -258,7 +220,7 @@ class Peer:
             headers = {k.lower(): v for k, v in request.headers.items()}
             peer.score_posts.append({"headers": headers, "body": json.loads(body), "path": request.url.path})
             service = Gradebook(
-                PeerRequest("POST", {}, request.headers, json.loads(body)),
+                PeerRequest("POST", {}, headers=request.headers, body=json.loads(body)),
                 peer.config(),
                 peer.lineitems_url,
                 peer.lineitem_url,
@@ -271,7 +233,7 @@ class Peer:
             headers = {k.lower(): v for k, v in request.headers.items()}
             page = int(request.query_params.get("p", "1"))
             peer.roster_gets.append({"headers": headers, "query": request.url.query})
-            service = Roster(PeerRequest("GET", {}, request.headers), peer.config(), peer.memberships_url)
+            service = Roster(PeerRequest("GET", {}, headers=request.headers), peer.config(), peer.memberships_url)
             service.page = page
             answer = service.handle_resp(service.handle_get_members)
             peer.roster_gets[-1]["status"] = answer.code
