@@ -80,6 +80,11 @@ resources = Table(
     Column("created_at", Double, nullable=False),
     Column("updated_at", Double, nullable=False),
     Column("score_maximum", Double, nullable=True),
+    # A picker resource receives deep-linking launches and answers with its own catalogue (issue 4).
+    Column("picker", Boolean, nullable=False, server_default=false()),
+    Column("review_url", String, nullable=True),  # Submission Review; NULL: the app URL with review=1
+    Column("custom", Text, nullable=True),  # JSON object of custom parameters for deep-linked items
+    Column("tag", String, nullable=True),  # the line item tag for deep-linked graded items
     UniqueConstraint("slug"),
 )
 
@@ -93,6 +98,8 @@ login_states = Table(
     Column("target_link_uri", String, nullable=False),
     Column("expires_at", Double, nullable=False),
     Column("consumed_at", Double, nullable=True),
+    # The frame named by the login's lti_storage_target: state kept in the platform's storage, not a cookie.
+    Column("storage_target", String, nullable=True),
     Index(None, "expires_at"),
 )
 
@@ -313,4 +320,21 @@ seats = Table(
     Column("learner_id", String, ForeignKey("learners.id"), primary_key=True),
     Column("allocated_at", Double, nullable=False),
     Index(None, "platform_id", "allocated_at"),
+)
+
+
+# A deep-linking launch waiting for its answer (picker page or the app's API): the request's settings,
+# kept until the one response is sent. `token_hash` is the SHA-256 of the picker form's secret.
+deep_link_sessions = Table(
+    "deep_link_sessions",
+    metadata,
+    Column("launch_id", String, primary_key=True),
+    Column("platform_id", String, nullable=False),
+    Column("deployment_id", String, nullable=False),
+    Column("settings", Text, nullable=False),  # JSON: the deep_linking_settings claim as received
+    Column("token_hash", String, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Column("answered_at", Double, nullable=True),
+    Index(None, "expires_at"),
 )
