@@ -30,7 +30,7 @@ from target import APP_URL, RESOURCE, ServedGateway
 from ltigate.bootstrap import build_gateway
 from ltigate.config import load_settings
 from ltigate.services.gateway import Gateway
-from ltigate.services.launch import LaunchForm
+from ltigate.services.launch import CookieBinding, LaunchForm
 from ltigate.web.app import create_app
 
 Launch = Callable[[int], Awaitable[float]]  # runs one launch for user n; returns seconds spent signing
@@ -52,7 +52,9 @@ def through_services(gateway: Gateway, lms: Lms) -> Launch:
         began = time.perf_counter()
         token = lms.token(lms.claims(nonce=nonce, target_link_uri=target, user=user))
         signing = time.perf_counter() - began
-        done = await gateway.launch.complete(LaunchForm(id_token=token, state=redirect.state), redirect.state)
+        done = await gateway.launch.complete(
+            LaunchForm(id_token=token, state=redirect.state), CookieBinding(redirect.state)
+        )
         assert done.redirect_url.startswith(APP_URL)
         return signing
 

@@ -34,7 +34,7 @@ from ltigate.lti.keys import parse_key_set
 from ltigate.lti.launch import read_unverified_launch, verify_id_token
 from ltigate.lti.message import parse_message
 from ltigate.lti.ticket import issue_ticket
-from ltigate.services.launch import LaunchForm
+from ltigate.services.launch import CookieBinding, LaunchForm
 from ltigate.services.records import KeyPurpose, LaunchOutcome, LaunchRecord, LoginState
 
 
@@ -98,7 +98,7 @@ async def steps(runs: int, gateway: object, engine: object, lms: Lms) -> None:
 
     async def complete() -> object:
         state, token = next(queue)
-        return await launch.complete(LaunchForm(id_token=token, state=state), state)
+        return await launch.complete(LaunchForm(id_token=token, state=state), CookieBinding(state))
 
     await timed("LaunchService.complete", complete, runs)
 

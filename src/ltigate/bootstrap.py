@@ -9,11 +9,13 @@ from ltigate.config import Settings
 from ltigate.db import engine as db_engine
 from ltigate.db.admins import SqlAdminStore, SqlConsoleSessionStore, SqlSignInFailureStore
 from ltigate.db.apikeys import SqlApiKeyStore
+from ltigate.db.deep_linking import SqlDeepLinkSessionStore
 from ltigate.db.keys import SqlKeyStore
 from ltigate.db.launches import SqlLaunchLog
 from ltigate.db.learners import SqlLearnerStore
 from ltigate.db.outbox import SqlScoreOutbox
 from ltigate.db.platforms import SqlPlatformStore
+from ltigate.db.registration import SqlRegistrationAttemptLog, SqlRegistrationLinkStore
 from ltigate.db.resources import SqlResourceStore
 from ltigate.db.rosters import SqlRosterStore
 from ltigate.db.seats import SqlSeatStore
@@ -21,11 +23,14 @@ from ltigate.db.states import SqlStateStore
 from ltigate.db.tokens import SqlTokenCache
 from ltigate.lti.delivery import RetryPolicy
 from ltigate.lti.jwks import CachePolicy
+from ltigate.lti.registration import ToolDescription
 from ltigate.net.client import OutboundClient
 from ltigate.net.jwks_cache import JwksCache
 from ltigate.services.admins import Admins, Passwords
 from ltigate.services.api_keys import ApiKeys
 from ltigate.services.console_sessions import ConsoleSessions
+from ltigate.services.deep_linking import DeepLinking
+from ltigate.services.dynamic_registration import DynamicRegistration, RegistrationMode, RegistrationPolicy
 from ltigate.services.gateway import Gateway, ToolUrls
 from ltigate.services.grades import Grades
 from ltigate.services.launch import LaunchService
@@ -34,6 +39,7 @@ from ltigate.services.learners import Learners
 from ltigate.services.line_items import LineItems
 from ltigate.services.login import GatewayUrls, LoginService
 from ltigate.services.platforms import Platforms
+from ltigate.services.registration_links import RegistrationLinks
 from ltigate.services.registrations import Registrations
 from ltigate.services.resource_cache import ResourceCache
 from ltigate.services.resources import Resources
@@ -48,6 +54,7 @@ from ltigate.services.wakeup import Wakeup
 
 # Consumed states are kept past their expiry so a replayed launch is named as such, not as "unknown".
 KEEP_CONSUMED_SECONDS = 3600.0
+KEEP_REGISTRATION_ATTEMPTS_SECONDS = 90 * 24 * 3600.0
 
 
 async def build_gateway(settings: Settings, *, check_schema: bool = True, transport: object | None = None) -> Gateway:
@@ -102,10 +109,46 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
     tool_urls = ToolUrls.from_settings(settings)
     urls = GatewayUrls(origin=settings.origin, launch_url=tool_urls.launch_url)
     await tool_keys.ensure()
+    deep_linking = DeepLinking(
+        store=SqlDeepLinkSessionStore(engine),
+        platforms=platform_store,
+        resources=resource_store,
+        tool_keys=tool_keys,
+        launch_url=tool_urls.launch_url,
+        clock=clock,
+        ttl=settings.deep_linking_ttl_seconds,
+    )
+
+    platforms = Platforms(platform_store, clock)
+    registration_links = RegistrationLinks(SqlRegistrationLinkStore(engine), clock, tool_urls.registration_url)
+    dynamic_registration = DynamicRegistration(
+        http=outbound,
+        platforms=platforms,
+        links=registration_links,
+        attempts=SqlRegistrationAttemptLog(engine),
+        tool=ToolDescription(
+            client_name=settings.tool_name,
+            login_url=tool_urls.login_url,
+            launch_url=tool_urls.launch_url,
+            jwks_url=tool_urls.jwks_url,
+            logo_url=settings.url("/lti/assets/logo.svg"),
+            description=f"{settings.tool_name}: LTI 1.3 resources, grades and rosters through ltigate",
+        ),
+        sealer=sealer,
+        clock=clock,
+        policy=RegistrationPolicy(
+            mode=RegistrationMode(settings.dynamic_registration),
+            approval_required=settings.registration_approval == "required",
+            issuer_hosts=dict(settings.registration_issuer_hosts),
+        ),
+        on_change=registrations.invalidate,
+    )
 
     async def maintain() -> int:
         removed = await state_store.purge(clock(), KEEP_CONSUMED_SECONDS)
+        removed += await deep_linking.purge(KEEP_CONSUMED_SECONDS)
         removed += await console_sessions.purge()
+        removed += await dynamic_registration.purge(KEEP_REGISTRATION_ATTEMPTS_SECONDS)
         await tool_keys.reload()
         return removed
 
@@ -119,7 +162,7 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
     return Gateway(
         settings=settings,
         urls=tool_urls,
-        platforms=Platforms(platform_store, clock),
+        platforms=platforms,
         resources=Resources(resource_store, clock),
         api_keys=ApiKeys(SqlApiKeyStore(engine), clock),
         registrations=registrations,
@@ -138,9 +181,11 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
             ticket_ttl=settings.ticket_ttl_seconds,
             learners=learners,
             seats=seats,
+            deep_linking=deep_linking,
             after_success=rosters.note_launch,
         ),
         launches=launches,
+        deep_linking=deep_linking,
         learners=learners,
         seats=seats,
         tool_keys=tool_keys,
@@ -157,6 +202,8 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
         check_ready=check_ready,
         maintain=maintain,
         close=close,
+        registration_links=registration_links,
+        dynamic_registration=dynamic_registration,
     )
 
 

@@ -10,6 +10,7 @@ import binascii
 import ipaddress
 import math
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,8 @@ class Settings:
     leeway_seconds: int = 60
     state_ttl_seconds: int = 600
     ticket_ttl_seconds: int = 120
+    deep_linking_ttl_seconds: int = 3600  # how long a deep-linking request waits for its answer
+    frame_ancestors: tuple[str, ...] = ()  # more origins that may frame launch pages (LMS custom domains)
     key_overlap_hours: int = 72
     allow_private_addresses: bool = False
     outbound_timeout_seconds: float = 5.0
@@ -45,6 +48,12 @@ class Settings:
     retry_max_age_seconds: float = 7 * 24 * 3600.0  # a score job still failing this long after it was queued fails
     outbox_lease_seconds: float = 120.0  # a claimed score job is claimed again when its worker is silent this long
     log_level: str = "info"
+    # Dynamic Registration: "link" (only with a one-time registration link), "open" (anyone) or "off".
+    dynamic_registration: str = "link"
+    registration_approval: str = "required"  # "required": a new registration waits for an administrator; "automatic"
+    # Issuer → configuration hosts allowed to differ from the issuer's host (platforms that break DR §3.5.2).
+    registration_issuer_hosts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    tool_name: str = "ltigate"  # the name LMSs show for the tool (Dynamic Registration, Canvas JSON)
 
     @property
     def secure(self) -> bool:
@@ -132,6 +141,22 @@ def check_base_url(raw: str, variable: str = PREFIX + "BASE_URL") -> str:
     return raw.rstrip("/")
 
 
+# A CSP host source: scheme, host (optionally with a leading wildcard label), optional port; nothing else,
+# so a value cannot smuggle another directive into the Content-Security-Policy header.
+_FRAME_SOURCE = re.compile(r"https?://(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:[0-9]{1,5})?")
+
+
+def _frame_ancestors(env: Mapping[str, str]) -> tuple[str, ...]:
+    sources = tuple(dict.fromkeys((_read(env, "FRAME_ANCESTORS") or "").replace(",", " ").lower().split()))
+    for source in sources:
+        if not _FRAME_SOURCE.fullmatch(source):
+            raise SettingsError(
+                f"{PREFIX}FRAME_ANCESTORS: '{source}' is not an origin such as https://canvas.example.edu "
+                "or https://*.example.edu"
+            )
+    return sources
+
+
 def _secret_key(env: Mapping[str, str], data_dir: Path) -> bytes:
     raw = _read(env, "SECRET_KEY", secret=True)
     source = PREFIX + "SECRET_KEY"
@@ -150,6 +175,30 @@ def _secret_key(env: Mapping[str, str], data_dir: Path) -> bytes:
     if len(key) < 32:
         raise SettingsError(f"{source}: the secret key has {len(key)} bytes; at least 32 are needed")
     return key
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (_read(env, name) or default).strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{PREFIX}{name}: '{value}' is not one of {', '.join(choices)}")
+    return value
+
+
+def _issuer_hosts(env: Mapping[str, str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`issuer=host[,issuer=host…]`: configuration hosts allowed for an issuer on another host."""
+    pairs: dict[str, list[str]] = {}
+    for entry in (_read(env, "REGISTRATION_ISSUER_HOSTS") or "").split(","):
+        if not entry.strip():
+            continue
+        issuer, _, host = entry.strip().rpartition("=")
+        parts = urlsplit(issuer)
+        if parts.scheme != "https" or not parts.hostname or not host or "/" in host:
+            raise SettingsError(
+                f"{PREFIX}REGISTRATION_ISSUER_HOSTS: '{entry.strip()}' is not issuer=host "
+                "(e.g. https://blackboard.com=developer.blackboard.com)"
+            )
+        pairs.setdefault(issuer, []).append(host.lower())
+    return tuple((issuer, tuple(hosts)) for issuer, hosts in pairs.items())
 
 
 def load_settings(env: Mapping[str, str] | None = None, **flags: object) -> Settings:
@@ -194,6 +243,8 @@ def load_settings(env: Mapping[str, str] | None = None, **flags: object) -> Sett
         leeway_seconds=_int(env, "LEEWAY_SECONDS", 60),
         state_ttl_seconds=_int(env, "STATE_TTL_SECONDS", 600, minimum=30),
         ticket_ttl_seconds=_int(env, "TICKET_TTL_SECONDS", 120, minimum=5),
+        deep_linking_ttl_seconds=_int(env, "DEEP_LINKING_TTL_SECONDS", 3600, minimum=60),
+        frame_ancestors=_frame_ancestors(env),
         key_overlap_hours=_int(env, "KEY_OVERLAP_HOURS", 72),
         allow_private_addresses=_bool(
             env, "ALLOW_PRIVATE_ADDRESSES", is_loopback_host(urlsplit(base_url).hostname or "")
@@ -204,4 +255,8 @@ def load_settings(env: Mapping[str, str] | None = None, **flags: object) -> Sett
         retry_max_age_seconds=_float(env, "RETRY_MAX_AGE_SECONDS", 7 * 24 * 3600.0, minimum=1.0),
         outbox_lease_seconds=_float(env, "OUTBOX_LEASE_SECONDS", 120.0, minimum=1.0),
         log_level=level,
+        dynamic_registration=_choice(env, "DYNAMIC_REGISTRATION", "link", ("link", "open", "off")),
+        registration_approval=_choice(env, "REGISTRATION_APPROVAL", "required", ("required", "automatic")),
+        registration_issuer_hosts=_issuer_hosts(env),
+        tool_name=(_read(env, "TOOL_NAME") or "ltigate").strip()[:100],
     )

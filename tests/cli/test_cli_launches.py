@@ -6,7 +6,7 @@ import json
 
 from ltigate.lti.errors import LtiError
 from ltigate.services.gateway import Gateway
-from ltigate.services.launch import LaunchForm
+from ltigate.services.launch import CookieBinding, LaunchForm
 from tests.cli.harness import Cli, failed
 
 
@@ -15,7 +15,7 @@ def record_failed_launch(cli: Cli, form: LaunchForm) -> str:
 
     async def attempt(gateway: Gateway) -> str:
         try:
-            await gateway.launch.complete(form, None)
+            await gateway.launch.complete(form, CookieBinding(None))
         except LtiError as error:
             assert error.reference is not None
             return error.reference

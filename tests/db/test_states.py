@@ -46,6 +46,23 @@ async def test_consume_does_not_judge_expiry(store: SqlStateStore) -> None:
     assert consumed.first_use is True
 
 
+async def test_peek_reads_without_using_and_keeps_the_storage_frame(store: SqlStateStore) -> None:
+    stored = LoginState(
+        state_hash="h9",
+        nonce="n-9",
+        platform_id="p1",
+        target_link_uri="https://gate.test/lti/launch?resource=intro",
+        expires_at=700.0,
+        storage_target="lti_storage",
+    )
+    await store.put(stored)
+    assert await store.peek("h9") == ConsumedState(stored, first_use=True)
+    assert await store.peek("h9") == ConsumedState(stored, first_use=True)
+    assert await store.consume("h9", now=200.0) == ConsumedState(stored, first_use=True)  # peeking used nothing
+    assert await store.peek("h9") == ConsumedState(stored, first_use=False)
+    assert await store.peek("unknown") is None
+
+
 async def test_put_refuses_a_known_hash(store: SqlStateStore) -> None:
     await store.put(state())
     with pytest.raises(Conflict, match=r"^a login state with this hash exists already$"):

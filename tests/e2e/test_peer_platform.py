@@ -41,13 +41,14 @@ class PeerPlatform:
         self.gateway_url = gateway_url
         self.url = ""
         self.auth_requests: list[dict[str, str]] = []
+        self.deep_link_results: list[object] = []  # the peer's verdict on each deep-linking response
         self.private_pem, self.public_pem = pem_key_pair()
         self.users = {
             "ada": ("Ada Learner", "ada@example.edu", [LEARNER]),
             "grace": ("Grace Teacher", "grace@example.edu", [INSTRUCTOR]),
         }
 
-    def config(self, target: str) -> LTI1P3PlatformConfAbstract:
+    def config(self, target: str, deep_link: bool = False) -> LTI1P3PlatformConfAbstract:
         peer = self
 
         class Config(LTI1P3PlatformConfAbstract):
@@ -55,9 +56,11 @@ class PeerPlatform:
                 pass
 
             def get_registration_by_params(self, **kwargs: Any) -> Registration:
+                registration = Registration()
+                if deep_link:
+                    registration.set_deeplink_launch_url(target)
                 return (
-                    Registration()
-                    .set_iss(peer.url)
+                    registration.set_iss(peer.url)
                     .set_client_id(CLIENT_ID)
                     .set_deployment_id(DEPLOYMENT_ID)
                     .set_launch_url(target)
@@ -74,8 +77,8 @@ class PeerPlatform:
 
         async def start(request: Request) -> Response:
             user, resource = request.query_params["user"], request.query_params["resource"]
-            target = f"{peer.gateway_url}/lti/launch?resource={resource}"
-            login = HintLogin(PeerRequest("GET", {}), peer.config(target))
+            target = peer.target(resource)
+            login = HintLogin(PeerRequest("GET", {}), peer.config(target, deep_link=not resource))
             login.set_lti_message_hint(hint=f"{user}|{resource}")
             return RedirectResponse(login.initiate_login(user))
 
@@ -83,11 +86,19 @@ class PeerPlatform:
             params = dict(request.query_params) if request.method == "GET" else dict(await request.form())
             peer.auth_requests.append({k: str(v) for k, v in params.items()})
             user, resource = str(params["lti_message_hint"]).split("|")
-            target = f"{peer.gateway_url}/lti/launch?resource={resource}"
-            launch = FormLaunch(PeerRequest(request.method, params, {}), peer.config(target))
+            target = peer.target(resource)
+            launch = FormLaunch(PeerRequest(request.method, params, {}), peer.config(target, deep_link=not resource))
             name, email, roles = peer.users[user]
             launch.set_user_data(user, roles, full_name=name, email_address=email)
-            launch.set_resource_link_claim("peer-link-1", title="Peer quiz")
+            if resource:
+                launch.set_resource_link_claim("peer-link-1", title="Peer quiz")
+            else:  # no resource: a deep-linking request to the bare launch URL, answered by ltigate's picker
+                launch.set_dl(
+                    f"{peer.url}/dl-return",
+                    title="Add to Peer Course",
+                    accept_types={"ltiResourceLink"},
+                    extra_data={"course": "peer-course", "slot": 4},
+                )
             launch.set_launch_context_claim(
                 "peer-course",
                 context_title="Peer Course",
@@ -106,9 +117,32 @@ class PeerPlatform:
             config.get_registration()
             return JSONResponse(config.get_jwks())
 
+        async def dl_return(request: Request) -> Response:
+            form = await request.form()
+            config = peer.config(peer.target(""), deep_link=True)
+            config.get_registration()
+            config.set_accepted_deeplinking_types({"ltiResourceLink"})
+            try:
+                items = config.validate_deeplinking_resp({"JWT": str(form["JWT"])})
+                decoded = config.tool_validate_and_decode(str(form["JWT"]))
+            except Exception as exc:  # the peer's refusal is the test's evidence
+                peer.deep_link_results.append(exc)
+                return JSONResponse({"error": repr(exc)}, status_code=400)
+            peer.deep_link_results.append(decoded)
+            return JSONResponse({"items": items})
+
         return Starlette(
-            routes=[Route("/start", start), Route("/auth", auth, methods=["GET", "POST"]), Route("/jwks", jwks)]
+            routes=[
+                Route("/start", start),
+                Route("/auth", auth, methods=["GET", "POST"]),
+                Route("/jwks", jwks),
+                Route("/dl-return", dl_return, methods=["POST"]),
+            ]
         )
+
+    def target(self, resource: str) -> str:
+        base = f"{self.gateway_url}/lti/launch"
+        return f"{base}?resource={resource}" if resource else base
 
 
 @pytest.fixture
@@ -185,3 +219,38 @@ def test_gateway_auth_request_is_what_the_spec_requires(env: Env, peer: PeerPlat
     assert request["login_hint"] == "ada"
     assert request["lti_message_hint"] == "ada|quiz"
     assert len(request["nonce"]) >= 32 and len(request["state"]) >= 32
+
+
+def test_peer_platform_deep_links_through_the_picker_and_accepts_the_signed_response(
+    env: Env, peer: PeerPlatform
+) -> None:
+    """The peer sends an LtiDeepLinkingRequest to the bare launch URL; the instructor picks in ltigate's
+    picker; the peer verifies the response JWT with the gateway's JWKS and reads the items."""
+    with httpx.Client(timeout=10) as browser:
+        to_login = browser.get(f"{peer.url}/start", params={"user": "grace", "resource": ""})
+        to_auth = browser.get(browser.get(to_login.headers["location"]).headers["location"])
+        action = html.unescape(re.search(r'action="([^"]+)"', to_auth.text).group(1))  # type: ignore[union-attr]
+        fields = {m[0]: html.unescape(m[1]) for m in re.findall(r'name="(\w+)" value="([^"]*)"', to_auth.text)}
+        picker = browser.post(action, data=fields)
+        assert picker.status_code == 200, f"{error_code(picker)}: {picker.text[:400]}"
+        assert "Add content to Peer LMS" in picker.text
+        url = re.search(r'action="(/lti/deep-linking/[0-9a-f]+)"', picker.text).group(1)  # type: ignore[union-attr]
+        token = html.unescape(re.search(r'name="token" value="([^"]+)"', picker.text).group(1))  # type: ignore[union-attr]
+        answer = browser.post(f"{env.gateway.url}{url}", data={"token": token, "action": "select", "resource": "quiz"})
+        assert answer.status_code == 200, f"{error_code(answer)}: {answer.text[:400]}"
+        return_url = html.unescape(re.search(r'action="([^"]+)"', answer.text).group(1))  # type: ignore[union-attr]
+        jwt = html.unescape(re.search(r'name="JWT" value="([^"]+)"', answer.text).group(1))  # type: ignore[union-attr]
+        assert return_url == f"{peer.url}/dl-return"
+        accepted = browser.post(return_url, data={"JWT": jwt})
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["items"] == [
+        {"type": "ltiResourceLink", "url": f"{env.gateway.url}/lti/launch?resource=quiz", "title": "Quiz"}
+    ]
+    (claims,) = peer.deep_link_results
+    assert isinstance(claims, dict)
+    # What the lenient peer does not check (it verifies the signature and message type only):
+    assert claims["iss"] == CLIENT_ID
+    assert claims["aud"] == peer.url
+    assert claims["https://purl.imsglobal.org/spec/lti/claim/deployment_id"] == DEPLOYMENT_ID
+    assert claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] == {"course": "peer-course", "slot": 4}
+    assert claims["exp"] > claims["iat"]

@@ -172,7 +172,7 @@ def test_context_without_id(make_claims, context):
 
 
 def test_message_type_is_checked_before_version(make_claims):
-    error = raised(parse_message, make_claims(message_type="LtiDeepLinkingRequest", version="11.3"), CLIENT_ID)
+    error = raised(parse_message, make_claims(message_type="LtiDeepLinkingRequestX", version="11.3"), CLIENT_ID)
 
     assert error.code == "wrong_message_type"
 

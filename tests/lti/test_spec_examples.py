@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ltigate.lti import claims as c
-from ltigate.lti.errors import SignatureInvalid, WrongMessageType
+from ltigate.lti.deep_linking import parse_settings
+from ltigate.lti.errors import ClaimMissing, SignatureInvalid
 from ltigate.lti.jws import verify_signature
 from ltigate.lti.keys import parse_key_set
 from ltigate.lti.launch import check_nonce, check_target_link_uri, read_unverified_launch
@@ -124,21 +125,50 @@ def test_a1_passes_at_the_edges_of_its_lifetime(sign_claims, verify):
     verify(token, now=1700000299, leeway=0)
 
 
-@pytest.mark.parametrize(
-    ("payload", "message_type"),
-    [(A2_DEEP_LINKING, "LtiDeepLinkingRequest"), (A3_SUBMISSION_REVIEW, "LtiSubmissionReviewRequest")],
-    ids=["A.2 deep linking", "A.3 submission review"],
-)
-def test_a2_a3_verify_but_their_message_types_are_not_supported_yet(sign_claims, verify, payload, message_type):
-    claims = verify(sign_claims(payload))
-    check_nonce(claims, str(payload["nonce"]))
+def test_a2_deep_linking_request_parses_with_its_settings(sign_claims, verify):
+    claims = verify(sign_claims(A2_DEEP_LINKING))
+    check_nonce(claims, str(A2_DEEP_LINKING["nonce"]))
 
-    with pytest.raises(WrongMessageType) as caught:
+    message = parse_message(claims, "tool-client-1")
+    settings = parse_settings(message.deep_linking)
+
+    assert message.is_deep_linking and not message.is_submission_review
+    assert message.resource_link is None
+    assert settings.return_url == "https://lms.example.edu/deep_links/return"
+    assert settings.accept_types == ("ltiResourceLink",)
+    assert settings.accept_presentation_document_targets == ("iframe", "window")
+    assert (settings.accept_multiple, settings.accept_lineitem, settings.auto_create) == (False, True, False)
+    assert (settings.data, settings.has_data) == ("opaque-abc", True)
+
+
+def test_a3_submission_review_request_parses_with_for_user(sign_claims, verify):
+    message = parse_message(verify(sign_claims(A3_SUBMISSION_REVIEW)), "tool-client-1")
+
+    assert message.is_submission_review
+    assert message.for_user is not None
+    assert message.for_user.user_id == "u-123"
+    assert message.for_user.roles == ("http://purl.imsglobal.org/vocab/lis/v2/membership#Learner",)
+    assert message.resource_link is not None and message.resource_link.id == "rl-42"
+    assert message.ags is not None and message.ags.lineitem == "https://lms.example.edu/ctx/9/lineitems/3"
+
+
+@pytest.mark.parametrize(
+    ("payload", "claim"),
+    [
+        (A2_DEEP_LINKING, "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"),
+        (A3_SUBMISSION_REVIEW, "https://purl.imsglobal.org/spec/lti/claim/for_user"),
+        (A3_SUBMISSION_REVIEW, "https://purl.imsglobal.org/spec/lti/claim/resource_link"),
+    ],
+    ids=["DL without settings", "review without for_user", "review without resource_link"],
+)
+def test_a2_a3_without_their_required_claim(sign_claims, verify, payload, claim):
+    claims = verify(sign_claims({k: v for k, v in payload.items() if k != claim}))
+
+    with pytest.raises(ClaimMissing) as caught:
         parse_message(claims, "tool-client-1")
 
-    assert caught.value.code == "wrong_message_type"
-    assert f"message type '{message_type}' is not supported" in caught.value.message
-    assert "LtiResourceLinkRequest" in caught.value.message
+    assert caught.value.code == "claim_missing"
+    assert claim in caught.value.message
 
 
 def test_a2_array_audience_with_azp_is_accepted(sign_claims):

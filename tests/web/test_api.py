@@ -62,6 +62,9 @@ def test_tool_urls_for_lms_administrators(gateway: GatewayHarness, api: httpx.Cl
     assert tool["launch_url"] == f"{gateway.url}/lti/launch"
     assert tool["redirect_uris"] == [f"{gateway.url}/lti/launch"]
     assert tool["jwks_url"] == f"{gateway.url}/.well-known/jwks.json"
+    assert tool["deep_linking_url"] == f"{gateway.url}/lti/launch"
+    assert tool["registration_url"] == f"{gateway.url}/lti/register"
+    assert tool["canvas_configuration_url"] == f"{gateway.url}/lti/config/canvas.json"
 
 
 def test_platform_lifecycle(api: httpx.Client) -> None:
@@ -189,3 +192,27 @@ def test_launch_with_another_content_type_is_refused(gateway: GatewayHarness) ->
         f"{gateway.url}/lti/launch", content=b'{"id_token": 1}', headers={"content-type": "application/json"}
     )
     assert response.status_code == 415
+
+
+@pytest.mark.parametrize(
+    ("name", "media_type", "needle"),
+    [
+        ("autopost.js", "text/javascript", "ltigate-autopost"),
+        ("platform-storage.js", "text/javascript", "put_data"),
+        ("registration.js", "text/javascript", "org.imsglobal.lti.close"),
+        ("logo.svg", "image/svg+xml", "<svg"),
+    ],
+)
+def test_page_assets_are_served_from_one_place(
+    gateway: GatewayHarness, name: str, media_type: str, needle: str
+) -> None:
+    response = httpx.get(f"{gateway.url}/lti/assets/{name}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(media_type)
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert needle in response.text
+
+
+@pytest.mark.parametrize("name", ["nope.js", "..%2Fconsole.css", "console.js", "%2e%2e%2f%2e%2e%2fpyproject.toml"])
+def test_only_listed_assets_are_served(gateway: GatewayHarness, name: str) -> None:
+    assert httpx.get(f"{gateway.url}/lti/assets/{name}").status_code == 404

@@ -15,6 +15,7 @@ from tests.support.gateway import GatewayHarness, running_gateway
 from tests.support.platform import error_code, raw_token
 
 FIELDS = ["iss", "login_hint", "target_link_uri", "client_id", "lti_message_hint", "id_token", "state", "error"]
+STORAGE_FIELDS = ["lti_storage_target", "storage_state", "storage_nonce", "storage_failure", "storage_detail"]
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +44,15 @@ token_like = st.one_of(
         ),
     ),
 )
-forms = st.dictionaries(st.sampled_from(FIELDS), st.one_of(st.text(max_size=200), token_like), max_size=6)
+forms = st.dictionaries(
+    st.sampled_from(FIELDS + STORAGE_FIELDS), st.one_of(st.text(max_size=200), token_like), max_size=6
+)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     form=forms,
-    path=st.sampled_from(["/lti/login", "/lti/launch"]),
+    path=st.sampled_from(["/lti/login", "/lti/launch", "/lti/launch/continue"]),
     cookie=st.text(alphabet=string.ascii_letters + string.digits + "-_.", min_size=1, max_size=40),
 )
 def test_any_form_gets_a_coded_4xx(client: httpx.Client, form: dict[str, str], path: str, cookie: str) -> None:

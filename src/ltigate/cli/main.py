@@ -15,9 +15,11 @@ from ltigate.cli import (
     keys,
     launches,
     platforms,
+    registration_links,
     resources,
     seats,
     serve,
+    setup_guide,
 )
 from ltigate.cli.command import with_global_options
 
@@ -45,6 +47,8 @@ def build_app() -> typer.Typer:
     app.add_typer(deliveries.deliveries_group(), name="deliveries")
     app.add_typer(deliveries.roster_group(), name="roster")
     app.add_typer(seats.group(), name="seats")
+    app.add_typer(registration_links.group(), name="registration-link")
+    app.command("setup-guide")(with_global_options(setup_guide.guide))
     return app
 
 

@@ -15,7 +15,7 @@ from ltigate.cli import output
 from ltigate.cli.command import Json, with_gateway, with_global_options
 from ltigate.config import Settings
 from ltigate.services.gateway import Gateway
-from ltigate.services.records import DeploymentPolicy, DeploymentStatus, Platform, PlatformFields
+from ltigate.services.records import DeploymentPolicy, DeploymentStatus, Platform, PlatformFields, RegisteredVia
 from ltigate.services.seats import usage_of
 from ltigate.web.schemas import PlatformOut
 
@@ -51,6 +51,7 @@ def print_platform(platform: Platform) -> None:
             ("id", platform.id),
             ("name", f.name),
             ("active", "yes" if platform.active else "no (launches are refused)"),
+            ("registration", _registration_text(platform)),
             ("issuer", f.issuer),
             ("client_id", f.client_id),
             ("auth_url", f.auth_url),
@@ -66,6 +67,15 @@ def print_platform(platform: Platform) -> None:
             ("updated", output.when(platform.updated_at)),
         ]
     )
+
+
+def _registration_text(platform: Platform) -> str:
+    via = "Dynamic Registration" if platform.registered_via is RegisteredVia.DYNAMIC else "manual"
+    if platform.product_family_code:
+        via += f" ({platform.product_family_code})"
+    if platform.awaiting_approval:
+        return f"{via}; awaiting approval: `ltigate platforms approve-registration {platform.id}`"
+    return via
 
 
 def _change(settings: Settings, work: Callable[[Gateway], Awaitable[Platform]], done: str) -> Platform:
@@ -175,7 +185,7 @@ def list_platforms(settings: Settings, json_output: Json = False) -> None:
                 p.fields.client_id,
                 _deployment_counts(p),
                 _seats_text(p),
-                "yes" if p.active else "no",
+                ("yes" if p.active else "no") + (" (awaiting approval)" if p.awaiting_approval else ""),
             )
             for p in platforms
         ],
@@ -238,6 +248,11 @@ def reject(settings: Settings, platform_id: PlatformId, deployment_id: Deploymen
     _decide(settings, platform_id, deployment_id, DeploymentStatus.REJECTED)
 
 
+def approve_registration(settings: Settings, platform_id: PlatformId) -> None:
+    """Approve a platform that registered itself through Dynamic Registration: its launches are accepted."""
+    _change(settings, lambda gateway: gateway.platforms.approve(platform_id), "Approved")
+
+
 def group() -> typer.Typer:
     platforms = typer.Typer(help="LMS platform registrations.", no_args_is_help=True)
     commands: list[tuple[str, Callable[..., None]]] = [
@@ -249,6 +264,7 @@ def group() -> typer.Typer:
         ("activate", activate),
         ("approve", approve),
         ("reject", reject),
+        ("approve-registration", approve_registration),
     ]
     for name, command in commands:
         platforms.command(name)(with_global_options(command))

@@ -20,6 +20,25 @@ Slug = Annotated[str, typer.Argument(help="The resource's slug; may hold '/', e.
 TITLE = typer.Option("--title", help="The title shown to people.")
 APP_URL = typer.Option("--app-url", help="The app URL a launch opens (receives the handoff ticket).")
 DESCRIPTION = typer.Option("--description", help="A longer description.")
+SCORE_MAXIMUM = typer.Option("--score-maximum", help="Graded resources: the gradebook column's maximum score.")
+PICKER = typer.Option(
+    "--picker/--no-picker", help="Deep-linking launches go to the app, which answers with its own catalogue."
+)
+REVIEW_URL = typer.Option("--review-url", help="Submission Review opens this URL (default: the app URL, review=1).")
+CUSTOM = typer.Option("--custom", help="A custom parameter NAME=VALUE for deep-linked items; repeat for more.")
+TAG = typer.Option("--tag", help="The line item tag of deep-linked graded items.")
+
+
+def _custom(pairs: list[str] | None) -> dict[str, str] | None:
+    if pairs is None:
+        return None
+    custom: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"'{pair}' is not NAME=VALUE", param_hint="--custom")
+        custom[name] = value
+    return custom
 
 
 def _launch_url(settings: Settings) -> str:
@@ -40,6 +59,11 @@ def print_resource(resource: Resource, launch_url: str) -> None:
             ("app_url", f.app_url),
             ("target link URI", target_link_uri(launch_url, f.slug)),
             ("description", f.description or "-"),
+            ("score maximum", "-" if f.score_maximum is None else f"{f.score_maximum:g}"),
+            ("picker", "yes" if f.picker else "no"),
+            ("review URL", f.review_url or "-"),
+            ("custom", ", ".join(f"{k}={v}" for k, v in f.custom.items()) or "-"),
+            ("tag", f.tag or "-"),
             ("id", resource.id),
             ("created", output.when(resource.created_at)),
             ("updated", output.when(resource.updated_at)),
@@ -53,9 +77,24 @@ def add(
     title: Annotated[str, TITLE],
     app_url: Annotated[str, APP_URL],
     description: Annotated[str, DESCRIPTION] = "",
+    score_maximum: Annotated[float | None, SCORE_MAXIMUM] = None,
+    picker: Annotated[bool, PICKER] = False,
+    review_url: Annotated[str | None, REVIEW_URL] = None,
+    custom: Annotated[list[str] | None, CUSTOM] = None,
+    tag: Annotated[str | None, TAG] = None,
 ) -> None:
     """Add a resource."""
-    fields = ResourceFields(slug=slug, title=title, app_url=app_url, description=description)
+    fields = ResourceFields(
+        slug=slug,
+        title=title,
+        app_url=app_url,
+        description=description,
+        score_maximum=score_maximum,
+        picker=picker,
+        review_url=review_url,
+        custom=_custom(custom) or {},
+        tag=tag,
+    )
 
     async def work(gateway: Gateway) -> Resource:
         return await gateway.resources.create(fields)
@@ -71,9 +110,23 @@ def update(
     title: Annotated[str | None, TITLE] = None,
     app_url: Annotated[str | None, APP_URL] = None,
     description: Annotated[str | None, DESCRIPTION] = None,
+    score_maximum: Annotated[float | None, SCORE_MAXIMUM] = None,
+    picker: Annotated[bool | None, PICKER] = None,
+    review_url: Annotated[str | None, REVIEW_URL] = None,
+    custom: Annotated[list[str] | None, CUSTOM] = None,
+    tag: Annotated[str | None, TAG] = None,
 ) -> None:
     """Change a resource; options not given keep their value. The slug stays."""
-    given = {"title": title, "app_url": app_url, "description": description}
+    given = {
+        "title": title,
+        "app_url": app_url,
+        "description": description,
+        "score_maximum": score_maximum,
+        "picker": picker,
+        "review_url": review_url,
+        "custom": _custom(custom),
+        "tag": tag,
+    }
     changes: dict[str, object] = {key: value for key, value in given.items() if value is not None}
 
     async def work(gateway: Gateway) -> Resource:

@@ -24,6 +24,7 @@ from ltigate.services.records import (
     OutcomeRule,
     Platform,
     PlatformFields,
+    RegisteredVia,
 )
 
 _LOAD = (
@@ -116,6 +117,9 @@ def _platform(row: Row[*tuple[object, ...]], found: list[Deployment]) -> Platfor
         updated_at=row.updated_at,
         deployments=tuple(found),
         seats_used=row.seats_used,
+        awaiting_approval=row.awaiting_approval,
+        registered_via=RegisteredVia(row.registered_via),
+        product_family_code=row.product_family_code,
     )
 
 
@@ -157,9 +161,27 @@ class SqlPlatformStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def create(self, platform_id: str, fields: PlatformFields, now: float) -> Platform:
+    async def create(
+        self,
+        platform_id: str,
+        fields: PlatformFields,
+        now: float,
+        *,
+        awaiting_approval: bool = False,
+        registered_via: RegisteredVia = RegisteredVia.MANUAL,
+        product_family_code: str | None = None,
+    ) -> Platform:
         """Insert the platform with its deployment ids (approved) in one transaction; raises Conflict."""
-        values = {"id": platform_id, **_columns(fields), "active": True, "created_at": now, "updated_at": now}
+        values = {
+            "id": platform_id,
+            **_columns(fields),
+            "active": True,
+            "created_at": now,
+            "updated_at": now,
+            "awaiting_approval": awaiting_approval,
+            "registered_via": registered_via.value,
+            "product_family_code": product_family_code,
+        }
         try:
             async with transaction(self._engine) as connection:
                 await connection.execute(platforms.insert().values(values))
@@ -200,6 +222,16 @@ class SqlPlatformStore:
     async def set_active(self, platform_id: str, active: bool, now: float) -> Platform:
         """Raises NotFound."""
         statement = update(platforms).where(platforms.c.id == platform_id).values(active=active, updated_at=now)
+        async with transaction(self._engine) as connection:
+            if (await connection.execute(statement)).rowcount == 0:
+                raise NotFound(f"no platform with id '{platform_id}'")
+            return (await _load(connection, platforms.c.id == platform_id))[0]
+
+    async def approve(self, platform_id: str, now: float) -> Platform:
+        """Raises NotFound."""
+        statement = (
+            update(platforms).where(platforms.c.id == platform_id).values(awaiting_approval=False, updated_at=now)
+        )
         async with transaction(self._engine) as connection:
             if (await connection.execute(statement)).rowcount == 0:
                 raise NotFound(f"no platform with id '{platform_id}'")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import json
 
 from sqlalchemy import Row, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +22,10 @@ def _columns(fields: ResourceFields) -> dict[str, object]:
         "description": fields.description,
         "app_url": fields.app_url,
         "score_maximum": fields.score_maximum,
+        "picker": fields.picker,
+        "review_url": fields.review_url,
+        "custom": json.dumps(dict(fields.custom), sort_keys=True) if fields.custom else None,
+        "tag": fields.tag,
     }
 
 
@@ -31,6 +36,10 @@ def _resource(row: Row[*tuple[object, ...]]) -> Resource:
         app_url=row.app_url,
         description=row.description,
         score_maximum=row.score_maximum,
+        picker=bool(row.picker),
+        review_url=row.review_url,
+        custom=json.loads(row.custom) if row.custom else {},
+        tag=row.tag,
     )
     return Resource(id=row.id, fields=fields, created_at=row.created_at, updated_at=row.updated_at)
 

@@ -56,6 +56,10 @@ platforms = Table(
     # Rows in `seats` for this platform, changed in the transaction that inserts or deletes them: the cap
     # is checked by the conditional increment (see db/seats.py), atomic on both databases.
     Column("seats_used", Integer, nullable=False, server_default=text("0")),
+    # Dynamic Registration (0006): a self-registered platform's launches are refused until it is approved.
+    Column("awaiting_approval", Boolean, nullable=False, server_default=false()),
+    Column("registered_via", String, nullable=False, server_default="manual"),  # manual | dynamic
+    Column("product_family_code", String, nullable=True),
     UniqueConstraint("issuer", "client_id"),
     Index(None, "issuer"),
 )
@@ -331,10 +335,51 @@ deep_link_sessions = Table(
     Column("launch_id", String, primary_key=True),
     Column("platform_id", String, nullable=False),
     Column("deployment_id", String, nullable=False),
+    Column("resource_slug", String, nullable=True),  # a picker resource the launch went to; NULL: our picker
     Column("settings", Text, nullable=False),  # JSON: the deep_linking_settings claim as received
     Column("token_hash", String, nullable=False),
     Column("created_at", Double, nullable=False),
     Column("expires_at", Double, nullable=False),
     Column("answered_at", Double, nullable=True),
     Index(None, "expires_at"),
+)
+
+
+# --- Dynamic Registration (0006) ---------------------------------------------------------------------
+
+# One-time registration links, stored under the SHA-256 of their secret. `used_at` is set when a registration
+# claims the link (cleared again if it fails); `platform_id` names the platform it registered.
+registration_links = Table(
+    "registration_links",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("secret_hash", String, nullable=False),
+    Column("note", String, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Column("used_at", Double, nullable=True),
+    Column("revoked_at", Double, nullable=True),
+    Column("platform_id", String, nullable=True),
+    UniqueConstraint("secret_hash"),
+    Index(None, "created_at"),
+)
+
+# Dynamic Registration attempts, failed and successful, for administrators. No foreign keys: the log outlives
+# what it names. The configuration URL is kept without its query (it may carry the registration token).
+registration_attempts = Table(
+    "registration_attempts",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("created_at", Double, nullable=False),
+    Column("outcome", String, nullable=False),
+    Column("stage", String, nullable=False),
+    Column("error_code", String, nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("configuration_url", String, nullable=True),
+    Column("issuer", String, nullable=True),
+    Column("client_id", String, nullable=True),
+    Column("product_family_code", String, nullable=True),
+    Column("platform_id", String, nullable=True),
+    Column("link_id", String, nullable=True),
+    Index(None, "created_at"),
 )

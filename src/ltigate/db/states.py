@@ -4,7 +4,7 @@ used once across every process sharing the database (lti-reference §1.2, state 
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy import Row, and_, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,6 +18,7 @@ _STATE_COLUMNS = (
     login_states.c.platform_id,
     login_states.c.target_link_uri,
     login_states.c.expires_at,
+    login_states.c.storage_target,
 )
 # Built once: a statement rebuilt per call costs more in SQLAlchemy than SQLite takes to run it.
 _INSERT = login_states.insert()
@@ -28,6 +29,7 @@ _MARK_USED = (
     .returning(*_STATE_COLUMNS)
 )
 _LOOKUP = select(*_STATE_COLUMNS).where(login_states.c.state_hash == bindparam("hash"))
+_PEEK = select(*_STATE_COLUMNS, login_states.c.consumed_at).where(login_states.c.state_hash == bindparam("hash"))
 
 
 class SqlStateStore:
@@ -45,6 +47,7 @@ class SqlStateStore:
             "target_link_uri": state.target_link_uri,
             "expires_at": state.expires_at,
             "consumed_at": None,
+            "storage_target": state.storage_target,
         }
         try:
             async with autocommit(self._engine) as connection:
@@ -67,14 +70,16 @@ class SqlStateStore:
                 row = (await connection.execute(_LOOKUP, {"hash": state_hash})).first()
         if row is None:
             return None
-        state = LoginState(
-            state_hash=state_hash,
-            nonce=row.nonce,
-            platform_id=row.platform_id,
-            target_link_uri=row.target_link_uri,
-            expires_at=row.expires_at,
-        )
-        return ConsumedState(state=state, first_use=first_use)
+        return ConsumedState(state=_login_state(state_hash, row), first_use=first_use)
+
+    async def peek(self, state_hash: str) -> ConsumedState | None:
+        """The state as stored, first_use=True while it is unused; None when unknown or purged. Nothing is
+        changed: a launch whose browser must still confirm the state (platform storage) looks first."""
+        async with autocommit(self._engine) as connection:
+            row = (await connection.execute(_PEEK, {"hash": state_hash})).first()
+        if row is None:
+            return None
+        return ConsumedState(state=_login_state(state_hash, row), first_use=row.consumed_at is None)
 
     async def purge(self, now: float, keep_consumed_for: float) -> int:
         """Delete unused states past `expires_at`, and used ones consumed more than `keep_consumed_for`
@@ -84,3 +89,14 @@ class SqlStateStore:
         async with transaction(self._engine) as connection:
             result = await connection.execute(delete(login_states).where(or_(unused_expired, used_long_ago)))
         return result.rowcount
+
+
+def _login_state(state_hash: str, row: Row[*tuple[object, ...]]) -> LoginState:
+    return LoginState(
+        state_hash=state_hash,
+        nonce=row.nonce,
+        platform_id=row.platform_id,
+        target_link_uri=row.target_link_uri,
+        expires_at=row.expires_at,
+        storage_target=row.storage_target,
+    )

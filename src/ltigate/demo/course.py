@@ -103,6 +103,7 @@ class LmsResource:
     title: str
     target_link_uri: str
     score_maximum: float | None = None
+    custom: tuple[tuple[str, str], ...] = ()  # sent on its launches (items added by deep linking carry some)
 
 
 @dataclass(frozen=True, slots=True)

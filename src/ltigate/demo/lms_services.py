@@ -205,11 +205,21 @@ class LmsServices:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.config, self.gradebook, self.log = config, gradebook, ServiceLog()
-        self._links = tuple(links)  # resource link ids of the course
+        self._links = list(links)  # resource link ids of the course
         self._clock = clock
         self._keys = ToolKeySet(config.tool_jwks_url, clock, transport)
         self._tokens = TokenIssuer()
         self.token_url = f"{config.issuer}/token"
+
+    def add_link(self, link_id: str) -> None:
+        """A link added to the course (by deep linking): its line items may name it."""
+        if link_id not in self._links:
+            self._links.append(link_id)
+
+    async def tool_keys(self, kid: str) -> KeySet:
+        """The tool's key set, fetched again (at most every KEY_SET_REFETCH_SECONDS) when `kid` is unknown."""
+        keys = await self._keys.get()
+        return keys if keys.find(kid) is not None else await self._keys.get(refresh=True)
 
     # --- URLs --------------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ class PendingLaunch:
     resource: LmsResource
     deployment_id: str
     expires_at: float
+    deep_linking: bool = False  # an LtiDeepLinkingRequest ("add content") instead of a resource link launch
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from ltigate.config import Settings
 from ltigate.demo.app import create_demo_app
 from ltigate.demo.course import LmsConfig, LmsResource
 from ltigate.demo.lms import create_lms
-from ltigate.demo.seed import CLIENT_ID, DEPLOYMENT_ID, RESOURCES, seed
+from ltigate.demo.seed import CLIENT_ID, DEPLOYMENT_ID, RESOURCES, registration_url, seed
 from ltigate.services.gateway import Gateway
 from ltigate.services.resources import target_link_uri
 from ltigate.web.app import create_app
@@ -115,7 +115,13 @@ async def run_demo(
             )
             servers = [
                 _server(create_app(gateway, background=[runner.run_all]), settings.port, "on"),
-                _server(create_lms(_lms_config(gateway, lms_url, settings.port)), lms_port, "off"),
+                _server(
+                    create_lms(
+                        _lms_config(gateway, lms_url, settings.port), registration_url=await registration_url(gateway)
+                    ),
+                    lms_port,
+                    "off",
+                ),
                 # The app reaches the gateway over loopback, whatever public base URL the gateway has.
                 _server(create_demo_app(f"http://{HOST}:{settings.port}", api_key), app_port, "off"),
             ]

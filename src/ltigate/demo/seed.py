@@ -85,3 +85,14 @@ async def _register_platform(gateway: Gateway, fields: PlatformFields) -> Platfo
             await gateway.platforms.remove_deployment(platform.id, UNREGISTERED_DEPLOYMENT)
     gateway.registrations.invalidate()
     return platform
+
+
+async def registration_url(gateway: Gateway) -> str | None:
+    """The URL the demo LMS's Dynamic Registration button opens: a fresh one-time link (the default), the open
+    registration URL, or None when Dynamic Registration is off."""
+    mode = gateway.settings.dynamic_registration
+    if mode == "off":
+        return None
+    if mode == "open":
+        return gateway.urls.registration_url
+    return (await gateway.registration_links.create("the demo LMS's Dynamic Registration button", 30 * 86400.0)).url

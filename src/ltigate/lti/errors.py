@@ -214,6 +214,38 @@ class LaunchReplayed(StateError):
     culprit = Culprit.BROWSER
 
 
+# --- state kept in the platform's storage (lti-reference §8) ---------------------------------
+
+
+class StorageError(StateError):
+    """The browser could not confirm, through the platform's postMessage storage, that this login is its own."""
+
+    code = "storage_invalid"
+    status = 403
+
+
+class StorageUnavailable(StorageError):
+    code = "storage_unavailable"
+
+
+class StorageOriginMismatch(StorageError):
+    code = "storage_origin_mismatch"
+
+
+class StorageValueMissing(StorageError):
+    code = "storage_value_missing"
+
+
+class StorageMismatch(StorageError):
+    code = "storage_mismatch"
+
+
+class StorageCheckForeign(StorageError):
+    """The storage check's result was not posted by ltigate's own page (a forged continuation)."""
+
+    code = "storage_check_foreign"
+
+
 class PlatformReportedError(LtiError):
     """The platform posted OIDC error parameters instead of an id_token (OIDC Core §3.1.2.6)."""
 
@@ -246,6 +278,50 @@ class SeatsExhausted(LtiError):
     code = "seats_exhausted"
     culprit = Culprit.CONFIG
     status = 403
+
+
+# --- deep linking (lti-reference §6) -------------------------------------------------------
+
+
+class DeepLinkingError(LtiError):
+    code = "deep_linking_error"
+    culprit = Culprit.APP
+    status = 409
+
+
+class DeepLinkingSessionUnknown(DeepLinkingError):
+    """No deep-linking request waits under this launch id (never was one, or it was purged)."""
+
+    code = "deep_linking_unknown"
+    status = 404
+
+
+class DeepLinkingAnswered(DeepLinkingError):
+    code = "deep_linking_answered"
+
+
+class DeepLinkingExpired(DeepLinkingError):
+    code = "deep_linking_expired"
+
+
+class DeepLinkingTokenInvalid(DeepLinkingError):
+    """The picker form's secret does not match its deep-linking request."""
+
+    code = "deep_linking_token_invalid"
+    culprit = Culprit.BROWSER
+    status = 403
+
+
+class ContentItemInvalid(DeepLinkingError):
+    code = "content_item_invalid"
+    status = 422
+
+
+class ContentItemNotAccepted(DeepLinkingError):
+    """An item the platform's deep_linking_settings rule out (type, number, line item, presentation)."""
+
+    code = "content_item_not_accepted"
+    status = 422
 
 
 # --- handoff tickets ----------------------------------------------------------------------
@@ -328,3 +404,90 @@ class LineItemInvalid(ServiceCallError):
     code = "line_item_invalid"
     culprit = Culprit.APP
     status = 422
+
+
+# --- Dynamic Registration (lti-reference §7) --------------------------------------------------
+
+
+class DynamicRegistrationError(LtiError):
+    """A Dynamic Registration could not be completed; nothing was stored."""
+
+    code = "registration_failed"
+    status = 400
+
+
+class RegistrationStartInvalid(DynamicRegistrationError):
+    """The registration request lacks a usable openid_configuration URL."""
+
+    code = "registration_start_invalid"
+
+
+class PlatformConfigurationUnavailable(DynamicRegistrationError):
+    code = "registration_configuration_unavailable"
+    status = 502
+
+
+class PlatformConfigurationInvalid(DynamicRegistrationError):
+    code = "registration_configuration_invalid"
+    status = 502
+
+
+class RegistrationIssuerMismatch(DynamicRegistrationError):
+    """The configuration names an issuer on another host than the one it was fetched from (DR §3.5.2)."""
+
+    code = "registration_issuer_mismatch"
+
+
+class PlatformUnsupported(DynamicRegistrationError):
+    """The platform offers no private_key_jwt client authentication or no RS256 signatures."""
+
+    code = "registration_platform_unsupported"
+
+
+class RegistrationRefused(DynamicRegistrationError):
+    """The registration endpoint answered 4xx; `error` is the RFC 7591 §3.2.2 code when one was sent."""
+
+    code = "registration_refused"
+    status = 502
+
+    def __init__(self, message: str, *, response_status: int, error: str | None = None) -> None:
+        super().__init__(message)
+        self.response_status = response_status
+        self.error = error
+
+
+class RegistrationEndpointError(DynamicRegistrationError):
+    """The registration endpoint failed on its side (5xx)."""
+
+    code = "registration_endpoint_error"
+    status = 502
+
+
+class RegistrationEndpointTimeout(DynamicRegistrationError):
+    code = "registration_endpoint_timeout"
+    status = 504
+
+
+class RegistrationEndpointUnreachable(DynamicRegistrationError):
+    code = "registration_endpoint_unreachable"
+    status = 502
+
+
+class RegistrationResponseInvalid(DynamicRegistrationError):
+    code = "registration_response_invalid"
+    status = 502
+
+
+class RegistrationDuplicate(DynamicRegistrationError):
+    """The platform gave a client_id that is registered already for its issuer."""
+
+    code = "registration_duplicate"
+    culprit = Culprit.CONFIG
+    status = 409
+
+
+class PlatformAwaitingApproval(RegistrationError):
+    """A platform registered itself and an administrator has not approved it yet."""
+
+    code = "platform_pending_approval"
+    status = 403

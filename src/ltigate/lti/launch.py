@@ -104,6 +104,17 @@ def read_resource_slug(target_link_uri: str, launch_url: str) -> str:
     Raises ResourceParameterMissing when the URI has none (the bare launch URL was pasted into the LMS)
     and TargetLinkUriMismatch when it points elsewhere.
     """
+    slug = read_optional_resource_slug(target_link_uri, launch_url)
+    if slug is None:
+        raise ResourceParameterMissing(
+            f"target_link_uri '{target_link_uri[:300]}' has no 'resource' parameter; "
+            f"use the resource's own URL, e.g. {launch_url}?resource=<slug>"
+        )
+    return slug
+
+
+def read_optional_resource_slug(target_link_uri: str, launch_url: str) -> str | None:
+    """Like read_resource_slug, but None for the bare launch URL (deep linking's picker)."""
     target, ours = urlsplit(target_link_uri), urlsplit(launch_url)
     if (target.scheme, target.netloc.lower(), target.path.rstrip("/")) != (
         ours.scheme,
@@ -114,9 +125,4 @@ def read_resource_slug(target_link_uri: str, launch_url: str) -> str:
             f"target_link_uri '{target_link_uri[:300]}' is not this gateway's launch URL '{launch_url}'"
         )
     values = parse_qs(target.query).get("resource")
-    if not values or not values[0]:
-        raise ResourceParameterMissing(
-            f"target_link_uri '{target_link_uri[:300]}' has no 'resource' parameter; "
-            f"use the resource's own URL, e.g. {launch_url}?resource=<slug>"
-        )
-    return values[0]
+    return values[0] if values and values[0] else None

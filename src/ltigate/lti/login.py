@@ -62,6 +62,23 @@ def parse_login_initiation(params: Mapping[str, str], own_origin: str) -> LoginI
     )
 
 
+def reopening_params(initiation: LoginInitiation) -> dict[str, str]:
+    """The parameters that send the same login initiation again, from a new window (first-party, where
+    cookies work), so without `lti_storage_target`: a new window has no platform frame to talk to."""
+    params = {
+        "iss": initiation.issuer,
+        "login_hint": initiation.login_hint,
+        "target_link_uri": initiation.target_link_uri,
+    }
+    optional = {
+        "lti_message_hint": initiation.lti_message_hint,
+        "client_id": initiation.client_id,
+        "lti_deployment_id": initiation.deployment_id,
+    }
+    params.update({name: value for name, value in optional.items() if value is not None})
+    return params
+
+
 def build_auth_request_url(
     auth_url: str, *, client_id: str, redirect_uri: str, initiation: LoginInitiation, state: str, nonce: str
 ) -> str:

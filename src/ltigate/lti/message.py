@@ -14,7 +14,7 @@ from ltigate.lti import claims as c
 from ltigate.lti.errors import ClaimMissing, TokenMalformed, WrongMessageType, WrongVersion
 from ltigate.lti.roles import normalise_role, short_roles
 
-SUPPORTED_MESSAGE_TYPES: Final = (c.RESOURCE_LINK_REQUEST,)
+SUPPORTED_MESSAGE_TYPES: Final = (c.RESOURCE_LINK_REQUEST, c.DEEP_LINKING_REQUEST, c.SUBMISSION_REVIEW_REQUEST)
 MAX_ID_LENGTH: Final = 255
 
 
@@ -68,6 +68,19 @@ class Presentation:
 
 
 @dataclass(frozen=True, slots=True)
+class ForUser:
+    """The learner whose submission an LtiSubmissionReviewRequest reviews (Submission Review 1.0 §3.2)."""
+
+    user_id: str
+    person_sourcedid: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    name: str | None = None
+    email: str | None = None
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class LtiMessage:
     """A verified platform-originating message."""
 
@@ -89,6 +102,15 @@ class LtiMessage:
     platform_name: str | None
     lti11_user_id: str | None
     claims: Mapping[str, object] = field(repr=False)
+    for_user: ForUser | None = None
+
+    @property
+    def is_deep_linking(self) -> bool:
+        return self.message_type == c.DEEP_LINKING_REQUEST
+
+    @property
+    def is_submission_review(self) -> bool:
+        return self.message_type == c.SUBMISSION_REVIEW_REQUEST
 
     @property
     def short_roles(self) -> tuple[str, ...]:
@@ -148,8 +170,10 @@ def _int(value: object) -> int | None:
 def parse_message(claims: Mapping[str, object], client_id: str) -> LtiMessage:
     """Check the LTI claims of a verified token and build an LtiMessage.
 
-    Raises ClaimMissing (message_type, version, deployment_id, roles, resource_link, target_link_uri,
-    or an empty `sub`), WrongMessageType, WrongVersion or TokenMalformed (wrong shapes).
+    Raises ClaimMissing (message_type, version, deployment_id, roles, target_link_uri, an empty `sub`;
+    resource_link for resource-link and submission-review requests; deep_linking_settings for
+    deep-linking requests; for_user for submission review), WrongMessageType, WrongVersion or
+    TokenMalformed (wrong shapes).
     """
     message_type = _text(claims, c.MESSAGE_TYPE, required=True)
     version = _text(claims, c.VERSION, required=True)
@@ -169,6 +193,7 @@ def parse_message(claims: Mapping[str, object], client_id: str) -> LtiMessage:
         raise TokenMalformed(f"claim '{c.ROLES}' must be an array")
     roles = tuple(normalise_role(r) for r in roles_claim if isinstance(r, str) and r)
     assert message_type and deployment_id and target_link_uri is not None
+    deep_linking = _object(claims, c.DL_SETTINGS, required=message_type == c.DEEP_LINKING_REQUEST)
     return LtiMessage(
         issuer=str(claims.get("iss")),
         client_id=client_id,
@@ -178,17 +203,35 @@ def parse_message(claims: Mapping[str, object], client_id: str) -> LtiMessage:
         user=_user(claims),
         roles=roles,
         context=_context(claims),
-        resource_link=_resource_link(claims, required=message_type == c.RESOURCE_LINK_REQUEST),
+        resource_link=_resource_link(claims, required=message_type != c.DEEP_LINKING_REQUEST),
         custom=_custom(claims),
         presentation=_presentation(claims),
         ags=_ags(claims),
         nrps=_nrps(claims),
-        deep_linking=_object(claims, c.DL_SETTINGS),
+        deep_linking=deep_linking,
         platform_guid=_optional_text(_object(claims, c.TOOL_PLATFORM) or {}, "guid"),
         platform_name=_optional_text(_object(claims, c.TOOL_PLATFORM) or {}, "name"),
         lti11_user_id=_optional_text(_object(claims, c.LTI1P1) or {}, "user_id")
         or _text(claims, c.LTI + "lti11_legacy_user_id"),
         claims=claims,
+        for_user=_for_user(claims, required=message_type == c.SUBMISSION_REVIEW_REQUEST),
+    )
+
+
+def _for_user(claims: Mapping[str, object], *, required: bool) -> ForUser | None:
+    obj = _object(claims, c.FOR_USER, required=required)
+    if obj is None:
+        return None
+    user_id = _text(obj, "user_id", required=True, limit=MAX_ID_LENGTH)
+    assert user_id is not None
+    return ForUser(
+        user_id=user_id,
+        person_sourcedid=_optional_text(obj, "person_sourcedid"),
+        given_name=_optional_text(obj, "given_name"),
+        family_name=_optional_text(obj, "family_name"),
+        name=_optional_text(obj, "name"),
+        email=_optional_text(obj, "email"),
+        roles=tuple(normalise_role(r) for r in _strings(obj.get("roles")) if r),
     )
 
 

@@ -301,6 +301,81 @@ def verify_client_assertion(
     return ClientAssertion(jti=jti, expires_at=exp, kid=header.kid, checks=(*checks, "jti present"))
 
 
+class DeepLinkingResponseInvalid(LtiError):
+    """A tool's LtiDeepLinkingResponse the platform must refuse (lti-reference §6.2, "platform validation")."""
+
+    code = "deep_linking_response_invalid"
+    culprit = Culprit.PLATFORM  # here the tool is the peer
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedDeepLinkingResponse:
+    items: tuple[Mapping[str, object], ...]
+    msg: str | None
+    log: str | None
+    errormsg: str | None
+    errorlog: str | None
+
+
+def verify_deep_linking_response(
+    token: str,
+    keys: KeySet,
+    *,
+    client_id: str,
+    issuer: str,
+    deployment_id: str,
+    data: object,
+    now: int,
+    leeway: int = 60,
+) -> ReceivedDeepLinkingResponse:
+    """Check a tool's LtiDeepLinkingResponse on the platform side: signature with the tool's key named by
+    `kid`, iss == client_id, aud holds our issuer, exp/iat, the deployment, the message type and version,
+    and `data` echoed unchanged. Raises DeepLinkingResponseInvalid naming what is wrong."""
+    try:
+        header = read_unverified_header(token)
+        key = keys.find(header.kid)
+        if key is None:
+            raise DeepLinkingResponseInvalid(
+                f"the response is signed with kid {header.kid[:80]!r}, not in the tool's keys"
+            )
+        claims = verify_signature(token, key, header)
+    except TokenError as error:
+        raise DeepLinkingResponseInvalid(f"the response is refused: {error.message}") from None
+    aud = claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    exp, iat = claims.get("exp"), claims.get("iat")
+    problems = {
+        "iss": claims.get("iss") != client_id,
+        "aud": issuer not in audiences,
+        "exp": isinstance(exp, bool) or not isinstance(exp, int) or exp <= now - leeway,
+        "iat": isinstance(iat, bool) or not isinstance(iat, int) or iat > now + leeway,
+        "nonce": not isinstance(claims.get("nonce"), str) or not claims.get("nonce"),
+        c.DEPLOYMENT_ID: claims.get(c.DEPLOYMENT_ID) != deployment_id,
+        c.MESSAGE_TYPE: claims.get(c.MESSAGE_TYPE) != "LtiDeepLinkingResponse",
+        c.VERSION: claims.get(c.VERSION) != c.LTI_VERSION,
+        "data": claims.get(_DL + "data") != data,
+    }
+    wrong = [name for name, bad in problems.items() if bad]
+    if wrong:
+        raise DeepLinkingResponseInvalid(
+            f"the response's {', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} wrong"
+        )
+    items = claims.get(_DL + "content_items", [])
+    if not isinstance(items, list) or not all(isinstance(item, Mapping) for item in items):
+        raise DeepLinkingResponseInvalid("content_items must be an array of objects")
+
+    def text(name: str) -> str | None:
+        value = claims.get(_DL + name)
+        return value if isinstance(value, str) else None
+
+    return ReceivedDeepLinkingResponse(
+        items=tuple(items), msg=text("msg"), log=text("log"), errormsg=text("errormsg"), errorlog=text("errorlog")
+    )
+
+
+_DL: Final = "https://purl.imsglobal.org/spec/lti-dl/claim/"
+
+
 def grant_scopes(requested: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
     """The requested scopes the platform allows, in request order; raises InvalidScope when none is."""
     granted = tuple(scope for scope in requested if scope in allowed)

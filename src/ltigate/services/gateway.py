@@ -9,6 +9,8 @@ from ltigate.config import Settings
 from ltigate.services.admins import Admins
 from ltigate.services.api_keys import ApiKeys
 from ltigate.services.console_sessions import ConsoleSessions
+from ltigate.services.deep_linking import DeepLinking
+from ltigate.services.dynamic_registration import DynamicRegistration
 from ltigate.services.grades import Grades
 from ltigate.services.launch import LaunchService
 from ltigate.services.launches import Launches
@@ -17,6 +19,7 @@ from ltigate.services.line_items import LineItems
 from ltigate.services.login import LoginService
 from ltigate.services.platforms import Platforms
 from ltigate.services.ports import Clock, ScoreOutbox
+from ltigate.services.registration_links import RegistrationLinks
 from ltigate.services.registrations import Registrations
 from ltigate.services.resources import Resources
 from ltigate.services.rosters import Rosters
@@ -36,15 +39,24 @@ class ToolUrls:
     jwks_url: str
     ticket_jwks_url: str
     base_url: str
+    registration_url: str = ""  # Dynamic Registration (open mode; links add /<secret>)
+    canvas_configuration_url: str = ""  # Canvas's developer-key JSON configuration
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ToolUrls:
+        return cls.for_base(settings.base_url)
+
+    @classmethod
+    def for_base(cls, base_url: str) -> ToolUrls:
+        """The URLs under a public base URL (without trailing slash)."""
         return cls(
-            login_url=settings.url("/lti/login"),
-            launch_url=settings.url("/lti/launch"),
-            jwks_url=settings.url("/.well-known/jwks.json"),
-            ticket_jwks_url=settings.url("/.well-known/ticket-jwks.json"),
-            base_url=settings.base_url,
+            login_url=base_url + "/lti/login",
+            launch_url=base_url + "/lti/launch",
+            jwks_url=base_url + "/.well-known/jwks.json",
+            ticket_jwks_url=base_url + "/.well-known/ticket-jwks.json",
+            base_url=base_url,
+            registration_url=base_url + "/lti/register",
+            canvas_configuration_url=base_url + "/lti/config/canvas.json",
         )
 
 
@@ -59,6 +71,7 @@ class Gateway:
     login: LoginService
     launch: LaunchService
     launches: Launches
+    deep_linking: DeepLinking
     learners: Learners
     seats: Seats
     tool_keys: ToolKeys
@@ -75,4 +88,6 @@ class Gateway:
     check_ready: Callable[[], Awaitable[None]]
     maintain: Callable[[], Awaitable[int]]  # one housekeeping pass: purge expired states; returns rows removed
     close: Callable[[], Awaitable[None]]
+    registration_links: RegistrationLinks
+    dynamic_registration: DynamicRegistration
     started: list[str] = field(default_factory=list)

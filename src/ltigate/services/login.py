@@ -1,5 +1,6 @@
 """Begin an OIDC login (lti-reference §1.1–1.2): find the registration, store a one-time state with
-its nonce, and build the authentication request the browser is redirected to.
+its nonce (and, when the platform offers it, the frame of its postMessage storage, §8), and build the
+authentication request the browser is redirected to.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ltigate.lti.errors import LtiError
-from ltigate.lti.login import build_auth_request_url, parse_login_initiation
+from ltigate.lti.login import LoginInitiation, build_auth_request_url, parse_login_initiation
 from ltigate.services.ports import Clock, LaunchLog, StateStore
-from ltigate.services.records import LaunchOutcome, LaunchRecord, LoginState
+from ltigate.services.records import LaunchOutcome, LaunchRecord, LoginState, Platform
 from ltigate.services.registrations import Registrations
 
 
@@ -23,9 +24,15 @@ def hash_state(state: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class LoginRedirect:
+    """Where the browser goes next, and what binds the login to it: the state (cookie) and, when the
+    initiation named a storage frame, state and nonce put into the platform's storage by the browser."""
+
     url: str
     state: str
     max_age: int
+    nonce: str
+    platform: Platform
+    initiation: LoginInitiation
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,7 @@ class LoginService:
                 platform_id=platform.id,
                 target_link_uri=initiation.target_link_uri,
                 expires_at=self._clock() + self._ttl,
+                storage_target=initiation.storage_target,
             )
         )
         url = build_auth_request_url(
@@ -73,7 +81,9 @@ class LoginService:
             state=state,
             nonce=nonce,
         )
-        return LoginRedirect(url=url, state=state, max_age=self._ttl)
+        return LoginRedirect(
+            url=url, state=state, max_age=self._ttl, nonce=nonce, platform=platform, initiation=initiation
+        )
 
     async def _record_failure(self, error: LtiError, params: Mapping[str, str]) -> None:
         record = LaunchRecord(

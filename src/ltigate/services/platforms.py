@@ -6,7 +6,7 @@ import uuid
 
 from ltigate.services.errors import InvalidField, NotFound
 from ltigate.services.ports import Clock, PlatformStore
-from ltigate.services.records import Deployment, DeploymentStatus, Platform, PlatformFields
+from ltigate.services.records import Deployment, DeploymentStatus, Platform, PlatformFields, RegisteredVia
 from ltigate.services.validation import check_issuer, check_text, check_url
 
 
@@ -38,8 +38,28 @@ class Platforms:
     def __init__(self, store: PlatformStore, clock: Clock) -> None:
         self._store, self._clock = store, clock
 
-    async def create(self, fields: PlatformFields) -> Platform:
-        return await self._store.create(uuid.uuid4().hex, check_platform_fields(fields), self._clock())
+    async def create(
+        self,
+        fields: PlatformFields,
+        *,
+        awaiting_approval: bool = False,
+        registered_via: RegisteredVia = RegisteredVia.MANUAL,
+        product_family_code: str | None = None,
+    ) -> Platform:
+        """Raises InvalidField, Conflict."""
+        return await self._store.create(
+            uuid.uuid4().hex,
+            check_platform_fields(fields),
+            self._clock(),
+            awaiting_approval=awaiting_approval,
+            registered_via=registered_via,
+            product_family_code=product_family_code,
+        )
+
+    async def approve(self, platform_id: str) -> Platform:
+        """Approve a platform that registered itself: its launches are accepted from now on. Raises NotFound."""
+        await self.get(platform_id)
+        return await self._store.approve(platform_id, self._clock())
 
     async def update(self, platform_id: str, fields: PlatformFields) -> Platform:
         return await self._store.update(platform_id, check_platform_fields(fields), self._clock())

@@ -12,6 +12,7 @@ from ltigate.services.records import (
     ApiKey,
     ConsumedState,
     ContextRecord,
+    DeepLinkSession,
     DeliveryStatus,
     Deployment,
     DeploymentStatus,
@@ -29,6 +30,7 @@ from ltigate.services.records import (
     Member,
     Platform,
     PlatformFields,
+    RegisteredVia,
     Resource,
     ResourceFields,
     RosterEntry,
@@ -44,8 +46,20 @@ Clock = Callable[[], float]
 
 
 class PlatformStore(Protocol):
-    async def create(self, platform_id: str, fields: PlatformFields, now: float) -> Platform:
+    async def create(
+        self,
+        platform_id: str,
+        fields: PlatformFields,
+        now: float,
+        *,
+        awaiting_approval: bool = False,
+        registered_via: RegisteredVia = RegisteredVia.MANUAL,
+        product_family_code: str | None = None,
+    ) -> Platform:
         """Raises Conflict when (issuer, client_id) is taken."""
+
+    async def approve(self, platform_id: str, now: float) -> Platform:
+        """End the platform's wait for approval (a no-op when it was not waiting). Raises NotFound."""
 
     async def update(self, platform_id: str, fields: PlatformFields, now: float) -> Platform:
         """Replace the fields; deployment ids in `fields` are added as approved. Raises Conflict, NotFound."""
@@ -85,8 +99,23 @@ class StateStore(Protocol):
     async def consume(self, state_hash: str, now: float) -> ConsumedState | None:
         """Mark the state used, atomically; None when unknown or purged."""
 
+    async def peek(self, state_hash: str) -> ConsumedState | None:
+        """The state without using it (first_use: not consumed yet); None when unknown or purged."""
+
     async def purge(self, now: float, keep_consumed_for: float) -> int:
         """Delete states expired (and consumed ones older than `keep_consumed_for`)."""
+
+
+class DeepLinkSessionStore(Protocol):
+    async def open(self, session: DeepLinkSession) -> None: ...
+
+    async def get(self, launch_id: str) -> DeepLinkSession | None: ...
+
+    async def answer(self, launch_id: str, now: float) -> bool:
+        """Mark the session answered, atomically; False when it was answered before or has expired."""
+
+    async def purge(self, now: float, keep_answered_for: float) -> int:
+        """Delete expired sessions and answered ones older than `keep_answered_for`."""
 
 
 class LaunchLog(Protocol):

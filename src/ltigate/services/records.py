@@ -76,6 +76,9 @@ class Platform:
     updated_at: float
     deployments: tuple[Deployment, ...] = ()
     seats_used: int = 0  # seats held by learners; may exceed fields.seats after the cap was lowered
+    awaiting_approval: bool = False  # registered itself (Dynamic Registration); launches refused until approved
+    registered_via: RegisteredVia = field(default_factory=lambda: RegisteredVia.MANUAL)
+    product_family_code: str | None = None  # as the platform announced it in Dynamic Registration
 
     def deployment(self, deployment_id: str) -> Deployment | None:
         return next((d for d in self.deployments if d.deployment_id == deployment_id), None)
@@ -88,6 +91,10 @@ class ResourceFields:
     app_url: str
     description: str = ""
     score_maximum: float | None = None  # graded resources: the line item's maximum
+    picker: bool = False  # deep-linking launches go to the app, which answers with its own catalogue
+    review_url: str | None = None  # Submission Review opens this; None: the app URL with review=1
+    custom: Mapping[str, str] = field(default_factory=dict)  # custom parameters of deep-linked items
+    tag: str | None = None  # the line item tag of deep-linked graded items
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +106,21 @@ class Resource:
 
 
 @dataclass(frozen=True, slots=True)
+class DeepLinkSession:
+    """A deep-linking request waiting for its one response (from the picker page or the app's API)."""
+
+    launch_id: str
+    platform_id: str
+    deployment_id: str
+    resource_slug: str | None  # the picker resource the launch was handed to; None: ltigate's picker page
+    settings: Mapping[str, object]  # the deep_linking_settings claim
+    token_hash: str  # SHA-256 of the picker form's secret
+    created_at: float
+    expires_at: float
+    answered_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LoginState:
     """A login in progress: stored under the SHA-256 of the state value, never the value itself."""
 
@@ -107,12 +129,13 @@ class LoginState:
     platform_id: str
     target_link_uri: str
     expires_at: float
+    storage_target: str | None = None  # the login's lti_storage_target: state and nonce also in platform storage
 
 
 @dataclass(frozen=True, slots=True)
 class ConsumedState:
     state: LoginState
-    first_use: bool  # False: the state was consumed before (a replayed launch)
+    first_use: bool  # False: the state was consumed before (a replayed launch); from `peek`: not yet consumed
 
 
 class LaunchOutcome(str, Enum):
@@ -383,3 +406,54 @@ class SeatUsage:
     seats_licensed: int  # 0: unlimited
     used: int
     remaining: int | None  # None: unlimited; 0 also when the cap was lowered below `used`
+
+
+# --- Dynamic Registration ----------------------------------------------------------------------
+
+
+class RegisteredVia(str, Enum):
+    MANUAL = "manual"  # an administrator entered it (console, CLI, API)
+    DYNAMIC = "dynamic"  # the platform registered ltigate through Dynamic Registration
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationLink:
+    """A one-time Dynamic Registration link; the secret itself is stored only as its SHA-256."""
+
+    id: str
+    note: str
+    created_at: float
+    expires_at: float
+    used_at: float | None = None
+    revoked_at: float | None = None
+    platform_id: str | None = None  # the platform registered with it
+
+    def state(self, now: float) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.used_at is not None:
+            return "used"
+        return "expired" if self.expires_at <= now else "usable"
+
+
+class AttemptOutcome(str, Enum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationAttempt:
+    """One Dynamic Registration attempt, kept for administrators: what happened, with its stable code."""
+
+    id: str
+    created_at: float
+    outcome: AttemptOutcome
+    stage: str  # "prepare" (the confirmation page) or "register"
+    error_code: str | None = None
+    error_message: str | None = None
+    configuration_url: str | None = None  # without query: it may carry a token
+    issuer: str | None = None
+    client_id: str | None = None
+    product_family_code: str | None = None
+    platform_id: str | None = None
+    link_id: str | None = None

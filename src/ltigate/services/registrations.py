@@ -6,7 +6,13 @@ registrations change rarely. Changes made through this process invalidate the ca
 
 from __future__ import annotations
 
-from ltigate.lti.errors import AmbiguousRegistration, PlatformInactive, UnknownClientId, UnknownIssuer
+from ltigate.lti.errors import (
+    AmbiguousRegistration,
+    PlatformAwaitingApproval,
+    PlatformInactive,
+    UnknownClientId,
+    UnknownIssuer,
+)
 from ltigate.services.ports import Clock, PlatformStore
 from ltigate.services.records import Deployment, DeploymentStatus, Platform
 
@@ -76,4 +82,9 @@ class Registrations:
 def _active(platform: Platform) -> Platform:
     if not platform.active:
         raise PlatformInactive(f"platform '{platform.fields.name}' ({platform.fields.issuer}) is deactivated")
+    if platform.awaiting_approval:
+        raise PlatformAwaitingApproval(
+            f"platform '{platform.fields.name}' ({platform.fields.issuer}, client_id '{platform.fields.client_id}') "
+            "registered itself and awaits an administrator's approval"
+        )
     return platform

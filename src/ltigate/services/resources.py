@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 import uuid
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from ltigate.services.errors import InvalidField, NotFound
@@ -23,7 +25,28 @@ def check_resource_fields(fields: ResourceFields) -> ResourceFields:
         app_url=check_url(fields.app_url, "app_url"),
         description=check_text(fields.description, "description", limit=4000, required=False),
         score_maximum=_check_score_maximum(fields.score_maximum),
+        picker=bool(fields.picker),
+        review_url=check_url(fields.review_url, "review_url") if fields.review_url else None,
+        custom=_check_custom(fields.custom),
+        tag=check_text(fields.tag, "tag", limit=255, required=False) or None if fields.tag else None,
     )
+
+
+MAX_CUSTOM = 50
+
+
+def _check_custom(custom: Mapping[str, str]) -> dict[str, str]:
+    """Custom parameters sent with deep-linked items (DL 2.0 §3.4.1: string keys and string values)."""
+    if len(custom) > MAX_CUSTOM:
+        raise InvalidField(f"{len(custom)} custom parameters; at most {MAX_CUSTOM}", "custom")
+    checked: dict[str, str] = {}
+    for key, value in custom.items():
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", key):
+            raise InvalidField(f"custom parameter name {str(key)[:70]!r} must be 1-64 letters, digits, _ . -", "custom")
+        if not isinstance(value, str) or len(value) > 1000:
+            raise InvalidField(f"custom parameter '{key}' must be text of at most 1,000 characters", "custom")
+        checked[key] = value
+    return checked
 
 
 def _check_score_maximum(value: float | None) -> float | None:

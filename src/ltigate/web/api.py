@@ -9,7 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ltigate import __version__
+from ltigate.services.errors import NotFound
 from ltigate.services.gateway import Gateway
+from ltigate.services.launches import LaunchDetail
 from ltigate.services.records import (
     ApiKey,
     DeploymentStatus,
@@ -20,6 +22,7 @@ from ltigate.services.records import (
     ResourceFields,
 )
 from ltigate.services.resources import target_link_uri
+from ltigate.web.framing import frame_ancestors
 from ltigate.web.schemas import (
     DeploymentDecision,
     DeploymentOut,
@@ -66,6 +69,9 @@ def router(gateway: Gateway) -> APIRouter:
             redirect_uris=[urls.launch_url],
             jwks_url=urls.jwks_url,
             ticket_jwks_url=urls.ticket_jwks_url,
+            deep_linking_url=urls.launch_url,
+            registration_url=urls.registration_url,
+            canvas_configuration_url=urls.canvas_configuration_url,
         )
 
     @api.get("/platforms", response_model=list[PlatformOut], tags=["platforms"])
@@ -100,6 +106,17 @@ def router(gateway: Gateway) -> APIRouter:
     @api.post("/platforms/{platform_id}/deactivate", response_model=PlatformOut, tags=["platforms"])
     async def deactivate_platform(platform_id: str) -> PlatformOut:
         platform = await gateway.platforms.set_active(platform_id, False)
+        gateway.registrations.invalidate()
+        return PlatformOut.of(platform)
+
+    @api.post(
+        "/platforms/{platform_id}/approve",
+        response_model=PlatformOut,
+        tags=["platforms"],
+        summary="Approve a platform that registered itself (Dynamic Registration)",
+    )
+    async def approve_platform(platform_id: str) -> PlatformOut:
+        platform = await gateway.platforms.approve(platform_id)
         gateway.registrations.invalidate()
         return PlatformOut.of(platform)
 
@@ -144,7 +161,10 @@ def router(gateway: Gateway) -> APIRouter:
     @api.patch("/resources/{slug:path}", response_model=ResourceOut, tags=["resources"])
     async def update_resource(slug: str, body: ResourcePatch) -> ResourceOut:
         current = (await gateway.resources.get(slug)).fields
-        fields = replace(current, **body.model_dump(exclude_unset=True))
+        changes = body.model_dump(exclude_unset=True)
+        # null clears the optional fields; for the flag and the parameters it means "no change".
+        changes = {k: v for k, v in changes.items() if not (k in ("picker", "custom") and v is None)}
+        fields = replace(current, **changes)
         return out(await gateway.resources.update(slug, fields))
 
     @api.delete("/resources/{slug:path}", status_code=204, tags=["resources"])
@@ -168,7 +188,7 @@ def router(gateway: Gateway) -> APIRouter:
 
     @api.get("/launches/{launch_id}", response_model=LaunchOut, tags=["launches"])
     async def show_launch(launch_id: str) -> LaunchOut:
-        return LaunchOut.detail(await gateway.launches.get(launch_id))
+        return await launch_out(await gateway.launches.get(launch_id))
 
     @api.post(
         "/tickets/redeem",
@@ -177,6 +197,16 @@ def router(gateway: Gateway) -> APIRouter:
         summary="Exchange a handoff ticket for its launch, once",
     )
     async def redeem_ticket(body: TicketIn) -> LaunchOut:
-        return LaunchOut.detail(await gateway.launches.redeem(body.ticket))
+        return await launch_out(await gateway.launches.redeem(body.ticket))
+
+    async def launch_out(detail: LaunchDetail) -> LaunchOut:
+        platform = None
+        if detail.record.platform_id is not None:
+            try:
+                platform = await gateway.platforms.get(detail.record.platform_id)
+            except NotFound:
+                platform = None  # removed since: nobody may frame its launches any more
+        ancestors = frame_ancestors(platform, gateway.settings.frame_ancestors)
+        return LaunchOut.detail(detail).model_copy(update={"frame_ancestors": ancestors})
 
     return api

@@ -20,7 +20,7 @@ from ltigate import __version__
 from ltigate.lti.errors import LtiError
 from ltigate.services.errors import ServiceError
 from ltigate.services.gateway import Gateway
-from ltigate.web import api, console, grades_api, lti_endpoints, seats_api
+from ltigate.web import api, assets, console, deep_linking, grades_api, lti_endpoints, registration, seats_api
 from ltigate.web.errors import api_error, json_error, unexpected_error
 
 
@@ -81,6 +81,9 @@ def create_app(gateway: Gateway, *, background: Sequence[Background] = ()) -> Fa
     for route in lti_endpoints.routes(gateway, env):
         app.router.routes.append(route)
     app.router.routes.extend(console.routes(gateway))
+    app.router.routes.extend(deep_linking.routes(gateway, env))
+    app.router.routes.extend(assets.routes())
+    app.router.routes.extend(registration.routes(gateway, env))
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -97,6 +100,7 @@ def create_app(gateway: Gateway, *, background: Sequence[Background] = ()) -> Fa
     app.include_router(api.router(gateway))
     app.include_router(grades_api.router(gateway))
     app.include_router(seats_api.router(gateway))
+    app.include_router(deep_linking.api_router(gateway, env))
     return app
 
 

@@ -23,14 +23,18 @@ def error_fields(error: GatewayError) -> tuple[str, str, int]:
     return error.code, error.message, error.status
 
 
-def html_error(templates: Environment, error: GatewayError) -> HTMLResponse:
+def html_error(templates: Environment, error: GatewayError, *, policy: str | None = None) -> HTMLResponse:
+    """The error page; `policy` is its Content-Security-Policy (launch pages: web.framing.page_policy)."""
     code, message, status = error_fields(error)
     reference = error.reference if isinstance(error, LtiError) else None
     log.info("lti request failed", extra={"error_code": code, "reference": reference})
     body = templates.get_template("error.html").render(
         code=code, message=message, reference=reference, advice=advice_for(code)
     )
-    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+    headers = {"Cache-Control": "no-store"}
+    if policy is not None:
+        headers.update({"Content-Security-Policy": policy, "Referrer-Policy": "same-origin"})
+    return HTMLResponse(body, status_code=status, headers=headers)
 
 
 def json_error(code: str, message: str, status: int, field: str | None = None) -> JSONResponse:

@@ -23,7 +23,12 @@ async def read_form(request: Request) -> dict[str, str]:
 
     Raises TokenTooLarge (413) for an oversize body and UnsupportedForm for other content types.
     """
-    params = dict(parse_qsl(request.url.query, max_num_fields=MAX_FIELDS)) if request.url.query else {}
+    return dict(await read_form_fields(request))
+
+
+async def read_form_fields(request: Request) -> list[tuple[str, str]]:
+    """Like read_form, keeping every value of a repeated field (query parameters first, then the body)."""
+    params = parse_qsl(request.url.query, max_num_fields=MAX_FIELDS) if request.url.query else []
     if request.method != "POST":
         return params
     declared = request.headers.get("content-length")
@@ -43,5 +48,4 @@ async def read_form(request: Request) -> dict[str, str]:
         fields = parse_qsl(body.decode("utf-8"), max_num_fields=MAX_FIELDS, strict_parsing=False)
     except (UnicodeDecodeError, ValueError):
         raise UnsupportedForm("the form is not valid UTF-8 urlencoded data") from None
-    params.update(fields)
-    return params
+    return params + fields

@@ -1,4 +1,5 @@
-"""The LTI endpoints a platform and a browser talk to: OIDC login, launch, and the key sets.
+"""The LTI endpoints a platform and a browser talk to: OIDC login, launch (and its continuation after a
+platform-storage check), and the key sets. Pages shown in the LMS frame carry the platform's frame-ancestors.
 
 Plain Starlette handlers (no dependency injection) because they are the hot path.
 """
@@ -14,12 +15,20 @@ from starlette.routing import Route
 
 from ltigate.lti.errors import LtiError
 from ltigate.lti.keys import key_set_document
+from ltigate.lti.platform_storage import read_storage_report
 from ltigate.services.errors import ServiceError
 from ltigate.services.gateway import Gateway
-from ltigate.services.launch import LaunchForm
+from ltigate.services.launch import BrowserBinding, CookieBinding, LaunchForm, StorageBinding, StorageCheck
 from ltigate.services.records import KeyPurpose
+from ltigate.web import deep_linking, framing
 from ltigate.web.errors import html_error
 from ltigate.web.forms import read_form
+from ltigate.web.platform_storage import (
+    CONTINUE_PATH,
+    StoragePages,
+    in_frame,
+    posted_by_own_page,
+)
 
 COOKIE_PREFIX = "ltigate_state_"
 JWKS_CACHE_CONTROL = "public, max-age=300"
@@ -47,35 +56,64 @@ def state_cookie(state: str, max_age: int, secure: bool) -> str:
 def routes(gateway: Gateway, templates: Environment) -> list[Route]:
     secure = gateway.settings.secure
 
+    storage_pages = StoragePages(gateway, templates)
+
     async def login(request: Request) -> Response:
+        params: dict[str, str] = {}
         try:
             params = await read_form(request)
             redirect = await gateway.login.begin(params)
         except (LtiError, ServiceError) as error:
-            return html_error(templates, error)
-        response = RedirectResponse(redirect.url, status_code=302, headers={"Cache-Control": "no-store"})
+            policy = framing.page_policy(await framing.for_login(gateway, params))
+            return html_error(templates, error, policy=policy)
+        response: Response
+        if redirect.initiation.storage_target is not None or in_frame(request):
+            response = storage_pages.login_page(redirect)
+        else:
+            response = RedirectResponse(redirect.url, status_code=302, headers={"Cache-Control": "no-store"})
         response.headers.append("set-cookie", state_cookie(redirect.state, redirect.max_age, secure))
         return response
 
-    async def launch(request: Request) -> Response:
+    async def complete(form: dict[str, str], binding: BrowserBinding) -> Response:
         try:
-            form = await read_form(request)
-            state = form.get("state")
-            cookie = request.cookies.get(state_cookie_name(state)) if state else None
             completed = await gateway.launch.complete(
                 LaunchForm(
                     id_token=form.get("id_token"),
-                    state=state,
+                    state=form.get("state"),
                     error=form.get("error"),
                     error_description=form.get("error_description"),
                 ),
-                cookie,
+                binding,
             )
+            if isinstance(completed, StorageCheck):  # no cookie: the browser reads the platform's storage first
+                return storage_pages.check_page(completed)
+            if completed.picker is not None:  # a deep-linking request ltigate answers with its own picker
+                return await deep_linking.show_picker(templates, gateway, completed.picker)
         except (LtiError, ServiceError) as error:
-            return html_error(templates, error)
+            policy = framing.page_policy(await framing.for_launch(gateway, form.get("id_token")))
+            return html_error(templates, error, policy=policy)
         # The state cookie stays until it expires: its state is consumed, and a replay of this launch
         # from the same browser must be named as a replay rather than as a missing cookie.
         return RedirectResponse(completed.redirect_url, status_code=303, headers={"Cache-Control": "no-store"})
+
+    async def launch(request: Request) -> Response:
+        form: dict[str, str] = {}
+        try:
+            form = await read_form(request)
+        except (LtiError, ServiceError) as error:
+            return html_error(templates, error, policy=framing.page_policy(framing.NOBODY))
+        state = form.get("state")
+        return await complete(form, CookieBinding(request.cookies.get(state_cookie_name(state)) if state else None))
+
+    async def launch_continue(request: Request) -> Response:
+        """The launch again, posted by the check page with what it read from the platform's storage."""
+        try:
+            form = await read_form(request)
+        except (LtiError, ServiceError) as error:
+            return html_error(templates, error, policy=framing.page_policy(framing.NOBODY))
+        same_origin = posted_by_own_page(request, gateway.settings.origin)
+        only_launch: dict[str, str] = {name: form[name] for name in ("id_token", "state") if name in form}
+        return await complete(only_launch, StorageBinding(read_storage_report(form), same_origin))
 
     def key_set(purpose: KeyPurpose) -> Response:
         return JSONResponse(
@@ -93,6 +131,7 @@ def routes(gateway: Gateway, templates: Environment) -> list[Route]:
     return [
         Route("/lti/login", login, methods=["GET", "POST"]),
         Route("/lti/launch", launch, methods=["POST"]),
+        Route(CONTINUE_PATH, launch_continue, methods=["POST"]),
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),
         Route("/.well-known/ticket-jwks.json", ticket_jwks, methods=["GET"]),
     ]

@@ -6,6 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ltigate.lti.deep_linking import parse_settings
+from ltigate.lti.errors import LtiError
+from ltigate.lti.message import LtiMessage
 from ltigate.services.launches import LaunchDetail
 from ltigate.services.records import (
     DEFAULT_OUTCOME_RULES,
@@ -38,6 +41,12 @@ class ToolOut(BaseModel):
     redirect_uris: list[str]
     jwks_url: str = Field(description="Public key set URL (Moodle: 'Public keyset URL')")
     ticket_jwks_url: str = Field(description="Key set that verifies handoff tickets")
+    deep_linking_url: str = Field(description="Deep linking URL: the launch URL itself, which shows the picker")
+    registration_url: str = Field(
+        description="Dynamic Registration URL (with LTIGATE_DYNAMIC_REGISTRATION=open; else a link from "
+        "`ltigate registration-link create`)"
+    )
+    canvas_configuration_url: str = Field(description="Canvas developer-key JSON configuration")
 
 
 class OutcomeRuleBody(BaseModel):
@@ -149,6 +158,11 @@ class PlatformOut(BaseModel):
     preserve_manual_grades: bool
     outcome_rules: list[OutcomeRuleBody] = Field(description="The outcome table in force")
     active: bool
+    awaiting_approval: bool = Field(
+        description="Registered itself through Dynamic Registration; launches are refused until approved"
+    )
+    registered_via: Literal["manual", "dynamic"]
+    product_family_code: str | None = Field(description="As the LMS announced it in Dynamic Registration")
     created_at: float
     updated_at: float
 
@@ -179,6 +193,9 @@ class PlatformOut(BaseModel):
             preserve_manual_grades=f.preserve_manual_grades,
             outcome_rules=[OutcomeRuleBody.of(r) for r in (f.outcome_rules or DEFAULT_OUTCOME_RULES)],
             active=p.active,
+            awaiting_approval=p.awaiting_approval,
+            registered_via=p.registered_via.value,
+            product_family_code=p.product_family_code,
             created_at=p.created_at,
             updated_at=p.updated_at,
         )
@@ -191,6 +208,18 @@ class ResourceIn(BaseModel):
     app_url: str = Field(max_length=2000, description="The app URL a launch opens")
     description: str = Field(default="", max_length=4000)
     score_maximum: float | None = Field(default=None, gt=0, description="Graded resources: the line item maximum")
+    picker: bool = Field(
+        default=False,
+        description="Deep-linking launches to this resource go to the app, which answers with its own items "
+        "through POST /api/v1/launches/{id}/deep-linking-response",
+    )
+    review_url: str | None = Field(
+        default=None, max_length=2000, description="Submission Review opens this URL; null: the app URL with review=1"
+    )
+    custom: dict[str, str] = Field(
+        default_factory=dict, description="Custom parameters put on deep-linked items (the LMS sends them back)"
+    )
+    tag: str | None = Field(default=None, max_length=255, description="The line item tag of deep-linked graded items")
 
 
 class ResourcePatch(BaseModel):
@@ -199,6 +228,10 @@ class ResourcePatch(BaseModel):
     app_url: str | None = Field(default=None, max_length=2000)
     description: str | None = Field(default=None, max_length=4000)
     score_maximum: float | None = Field(default=None, gt=0)
+    picker: bool | None = None
+    review_url: str | None = Field(default=None, max_length=2000)
+    custom: dict[str, str] | None = None
+    tag: str | None = Field(default=None, max_length=255)
 
 
 class ResourceOut(BaseModel):
@@ -208,6 +241,10 @@ class ResourceOut(BaseModel):
     description: str
     app_url: str
     score_maximum: float | None
+    picker: bool
+    review_url: str | None
+    custom: dict[str, str]
+    tag: str | None
     target_link_uri: str
     created_at: float
     updated_at: float
@@ -222,6 +259,10 @@ class ResourceOut(BaseModel):
             description=f.description,
             app_url=f.app_url,
             score_maximum=f.score_maximum,
+            picker=f.picker,
+            review_url=f.review_url,
+            custom=dict(f.custom),
+            tag=f.tag,
             target_link_uri=target_link_uri,
             created_at=r.created_at,
             updated_at=r.updated_at,
@@ -251,6 +292,31 @@ class ResourceLinkOut(BaseModel):
     id: str
     title: str | None
     description: str | None
+
+
+class DeepLinkingOut(BaseModel):
+    """What the LMS accepts in the answer to a deep-linking launch (DL 2.0 §4.4.1)."""
+
+    accept_types: list[str]
+    accept_presentation_document_targets: list[str]
+    accept_media_types: str | None
+    accept_multiple: bool
+    accept_lineitem: bool | None
+    auto_create: bool
+    title: str | None
+    text: str | None
+
+
+class ForUserOut(BaseModel):
+    """The learner whose submission an instructor reviews (Submission Review)."""
+
+    user_id: str
+    name: str | None
+    given_name: str | None
+    family_name: str | None
+    email: str | None
+    person_sourcedid: str | None
+    roles: list[str]
 
 
 class ServicesOut(BaseModel):
@@ -305,6 +371,17 @@ class LaunchOut(LaunchSummary):
     services: ServicesOut | None = None
     return_url: str | None = None
     document_target: str | None = None
+    frame_ancestors: str | None = Field(
+        default=None,
+        description="Who may frame the launched pages: send `Content-Security-Policy: frame-ancestors <value>` "
+        "with the app's pages, as ltigate does with its own (the platform's origins and 'self')",
+    )
+    deep_linking: DeepLinkingOut | None = Field(
+        default=None,
+        description="Deep-linking launches: what the LMS accepts; answer with POST "
+        "/api/v1/launches/{id}/deep-linking-response",
+    )
+    for_user: ForUserOut | None = Field(default=None, description="Submission review launches: whose work")
 
     @classmethod
     def detail(cls, d: LaunchDetail) -> LaunchOut:
@@ -353,7 +430,38 @@ class LaunchOut(LaunchSummary):
             ),
             return_url=m.presentation.return_url if m.presentation else None,
             document_target=m.presentation.document_target if m.presentation else None,
+            deep_linking=_deep_linking(m),
+            for_user=ForUserOut(
+                user_id=m.for_user.user_id,
+                name=m.for_user.name,
+                given_name=m.for_user.given_name,
+                family_name=m.for_user.family_name,
+                email=m.for_user.email,
+                person_sourcedid=m.for_user.person_sourcedid,
+                roles=list(m.for_user.roles),
+            )
+            if m.for_user
+            else None,
         )
+
+
+def _deep_linking(message: LtiMessage) -> DeepLinkingOut | None:
+    if not message.is_deep_linking or message.deep_linking is None:
+        return None
+    try:
+        s = parse_settings(message.deep_linking)
+    except LtiError:
+        return None
+    return DeepLinkingOut(
+        accept_types=list(s.accept_types),
+        accept_presentation_document_targets=list(s.accept_presentation_document_targets),
+        accept_media_types=s.accept_media_types,
+        accept_multiple=s.accept_multiple,
+        accept_lineitem=s.accept_lineitem,
+        auto_create=s.auto_create,
+        title=s.title,
+        text=s.text,
+    )
 
 
 class TicketIn(BaseModel):

@@ -48,6 +48,8 @@ NOTICES: Final[Mapping[str, str]] = {
     "platform_saved": "The platform is saved.",
     "platform_activated": "The platform is active: launches are accepted.",
     "platform_deactivated": "The platform is deactivated: its launches are refused.",
+    "platform_approved": "The platform is approved: its launches are accepted.",
+    "registration_link_revoked": "The registration link is revoked: it no longer registers an LMS.",
     "deployment_approved": "The deployment is approved: its launches are accepted.",
     "deployment_rejected": "The deployment is rejected: its launches are refused.",
     "deployment_removed": "The deployment is removed.",

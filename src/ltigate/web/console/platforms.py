@@ -123,8 +123,14 @@ def routes(console: Console) -> list[Route]:
         notice = "platform_activated" if active else "platform_deactivated"
         return console.redirect(f"{PREFIX}/platforms/{platform.id}", notice)
 
+    async def approve_platform(view: View) -> Response:
+        platform = await gateway.platforms.approve(view.param("platform_id"))
+        gateway.registrations.invalidate()
+        return console.redirect(f"{PREFIX}/platforms/{platform.id}", "platform_approved")
+
     return [
         Route(f"{PREFIX}/platforms", console.page(list_platforms), methods=["GET"]),
+        Route(f"{PREFIX}/platforms/{{platform_id}}/approve", console.page(approve_platform), methods=["POST"]),
         Route(f"{PREFIX}/platforms", console.page(create_platform), methods=["POST"]),
         Route(f"{PREFIX}/platforms/new", console.page(new_platform), methods=["GET"]),
         Route(f"{PREFIX}/platforms/{{platform_id}}", console.page(show_platform), methods=["GET"]),

@@ -1,100 +1,84 @@
-"""The tool registration page: the URLs an LMS administrator enters for ltigate, ready to copy, and short
-per-LMS hints on where they go and what the LMS gives back (lti-reference §11; docs/lms).
+"""The tool registration page: ltigate's URLs ready to copy, Dynamic Registration (the registration URL, one-time
+links made and revoked here, recent attempts with their cause and fix), the Canvas JSON configuration, and a
+setup guide per LMS built from the LMS profiles (lti.profiles), the same data as `ltigate setup-guide`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ltigate.lti.profiles import PROFILES, profile_named
+from ltigate.services.errors import InvalidField, NotFound
+from ltigate.services.setup_guides import setup_guide
 from ltigate.web.console.pages import PREFIX, Console, View
+from ltigate.web.troubleshooting import advice_for
 
-
-@dataclass(frozen=True, slots=True)
-class LmsGuide:
-    lms: str
-    enter: tuple[str, ...]  # where ltigate's URLs go
-    get_back: tuple[str, ...]  # what to copy into the platform form
-    quirks: tuple[str, ...] = ()
-
-
-GUIDES: Final = (
-    LmsGuide(
-        "Moodle",
-        (
-            "Site administration › Plugins › External tool › Manage tools › configure a tool manually.",
-            "LTI version “LTI 1.3”; Public key type “Keyset URL” = JWKS URL; “Initiate login URL” = login URL; "
-            "“Redirection URI(s)” = launch URL; “Tool URL” = a resource's target link URI.",
-        ),
-        (
-            "Platform ID (the issuer: the site's URL), Client ID, Deployment ID.",
-            "Endpoints …/mod/lti/auth.php, …/mod/lti/token.php, …/mod/lti/certs.php.",
-        ),
-    ),
-    LmsGuide(
-        "Canvas",
-        (
-            "Admin › Developer Keys › + Developer Key › LTI Key.",
-            "“Redirect URIs” = launch URL; “Target Link URI” = a resource's target link URI; "
-            "“OpenID Connect Initiation Url” = login URL; JWK method “Public JWK URL” = JWKS URL.",
-            "Switch the key on, then Settings › Apps › + App › By Client ID.",
-        ),
-        (
-            "Client ID = the developer key's ID; the deployment id (e.g. 189:7f95…) from the app's settings.",
-            "Issuer https://canvas.instructure.com (beta/test: canvas.beta…/canvas.test…); auth "
-            "https://sso.canvaslms.com/api/lti/authorize_redirect; token https://sso.canvaslms.com/login/oauth2/token; "
-            "JWKS https://sso.canvaslms.com/api/lti/security/jwks.",
-        ),
-        ("Canvas rolls its keys often: ltigate re-fetches its key set on an unknown key id.",),
-    ),
-    LmsGuide(
-        "Blackboard",
-        (
-            "Register the tool in the Anthology developer portal: login URL, launch URL as a tool redirect URL, "
-            "JWKS URL as the tool JWKS URL; then add it in Blackboard with its Application ID.",
-        ),
-        (
-            "Application ID (the client ID) and the Deployment ID.",
-            "Issuer https://blackboard.com; auth https://developer.blackboard.com/api/v1/gateway/oidcauth; token "
-            "…/api/v1/gateway/oauth2/jwttoken; JWKS …/api/v1/management/applications/<Application ID>/jwks.json.",
-        ),
-        ("Blackboard starts logins with GET; ltigate accepts GET and POST.",),
-    ),
-    LmsGuide(
-        "D2L Brightspace",
-        (
-            "Admin Tools › Manage Extensibility › LTI Advantage › Register Tool: Domain = base URL, Redirect URLs = "
-            "launch URL, OpenID Connect Login URL = login URL, Keyset URL = JWKS URL; then create a deployment.",
-        ),
-        (
-            "Client Id, Issuer, OpenID Connect Authentication Endpoint, Brightspace OAuth2 Access Token URL, "
-            "Brightspace Keyset URL, and the deployment's ID.",
-            "Enter the “Brightspace OAuth2 Audience” as the platform's token audience.",
-        ),
-    ),
-    LmsGuide(
-        "Sakai",
-        ("Administration Workspace › External Tools › install an LTI 1.3 tool with the three URLs.",),
-        ("Issuer, client ID, deployment ID and the keyset, token and authorization URLs Sakai shows.",),
-        ("Tick “Send the deployment ID in token requests” on the platform: Sakai (Tsugi) expects it.",),
-    ),
-)
+LINK_LIFETIMES: Final = (("1 day", 86400), ("7 days", 7 * 86400), ("30 days", 30 * 86400))
+RECENT_ATTEMPTS: Final = 20
 
 
 def routes(console: Console) -> list[Route]:
-    async def registration(view: View) -> Response:
-        urls = console.gateway.urls
+    gateway = console.gateway
+
+    async def render(view: View, *, issued: str | None = None, error: str | None = None, status: int = 200) -> Response:
+        urls = gateway.urls
+        now = gateway.clock()
+        links = await gateway.registration_links.list()
+        attempts = await gateway.dynamic_registration.attempts(RECENT_ATTEMPTS)
         return console.render(
             view.request,
             "registration.html",
             active=view.active,
             section="registration",
+            status=status,
             urls=urls,
-            guides=GUIDES,
+            profiles=PROFILES,
             example_target=f"{urls.launch_url}?resource=<slug>",
+            mode=gateway.settings.dynamic_registration,
+            approval=gateway.settings.registration_approval,
+            links=[(link, link.state(now)) for link in links],
+            attempts=[(a, advice_for(a.error_code) if a.error_code else None) for a in attempts],
+            lifetimes=LINK_LIFETIMES,
+            issued=issued,
+            error=error,
         )
 
-    return [Route(f"{PREFIX}/registration", console.page(registration), methods=["GET"])]
+    async def registration(view: View) -> Response:
+        return await render(view)
+
+    async def create_link(view: View) -> Response:
+        lifetime = view.form.get("expires", "")
+        seconds = dict((str(s), s) for _, s in LINK_LIFETIMES).get(lifetime)
+        if seconds is None:
+            return await render(view, error=f"the lifetime '{lifetime[:20]}' is not offered", status=422)
+        try:
+            issued = await gateway.registration_links.create(view.form.get("note", ""), float(seconds))
+        except InvalidField as error:
+            return await render(view, error=error.message, status=error.status)
+        return await render(view, issued=issued.url)
+
+    async def revoke_link(view: View) -> Response:
+        await gateway.registration_links.revoke(view.param("link_id"))
+        return console.redirect(f"{PREFIX}/registration", "registration_link_revoked")
+
+    async def guide(view: View) -> Response:
+        profile = profile_named(view.param("lms"))
+        if profile is None:
+            raise NotFound(f"there is no setup guide for '{view.param('lms')[:40]}'")
+        return console.render(
+            view.request,
+            "guide.html",
+            active=view.active,
+            section="registration",
+            guide=setup_guide(profile, gateway.urls, gateway.settings.dynamic_registration),
+        )
+
+    return [
+        Route(f"{PREFIX}/registration", console.page(registration), methods=["GET"]),
+        Route(f"{PREFIX}/registration/links", console.page(create_link), methods=["POST"]),
+        Route(f"{PREFIX}/registration/links/{{link_id}}/revoke", console.page(revoke_link), methods=["POST"]),
+        Route(f"{PREFIX}/registration/guides/{{lms}}", console.page(guide), methods=["GET"]),
+    ]

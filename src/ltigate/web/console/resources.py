@@ -42,6 +42,27 @@ RESOURCE_FIELDS: Final = (
         "For graded resources: the maximum of the gradebook column ltigate creates. Empty: not graded.",
         kind="decimal",
     ),
+    FieldHelp(
+        "picker",
+        "The app picks content",
+        "Deep-linking launches to this resource go to the app, which offers its own catalogue and answers "
+        "through the API. Off: ltigate shows its own picker of resources.",
+        kind="checkbox",
+    ),
+    FieldHelp(
+        "review_url",
+        "Submission review URL",
+        "Where an instructor reviewing a learner's submission lands. Empty: the app URL with review=1.",
+        placeholder="https://app.example.com/review",
+        kind="url",
+    ),
+    FieldHelp(
+        "custom",
+        "Custom parameters",
+        "Sent with items added by deep linking; the LMS sends them back on every launch. One NAME=VALUE per line.",
+        kind="textarea",
+    ),
+    FieldHelp("tag", "Line item tag", "The gradebook column's tag for items added by deep linking (optional)."),
 )
 
 
@@ -54,6 +75,10 @@ def _values(fields: ResourceFields) -> dict[str, object]:
         "app_url": fields.app_url,
         "description": fields.description,
         "score_maximum": shown,
+        "picker": fields.picker,
+        "review_url": fields.review_url or "",
+        "custom": "\n".join(f"{k}={v}" for k, v in fields.custom.items()),
+        "tag": fields.tag or "",
     }
 
 
@@ -73,7 +98,23 @@ def parse_resource_form(form: Mapping[str, str], slug: str | None = None) -> Res
         app_url=form.get("app_url", ""),
         description=form.get("description", "").replace("\r\n", "\n"),
         score_maximum=maximum,
+        picker=form.get("picker") in ("on", "true", "1"),
+        review_url=form.get("review_url", "").strip() or None,
+        custom=_custom_lines(form.get("custom", "")),
+        tag=form.get("tag", "").strip() or None,
     )
+
+
+def _custom_lines(text: str) -> dict[str, str]:
+    custom: dict[str, str] = {}
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise InvalidField(f"custom parameter line '{line[:60]}' is not NAME=VALUE", "custom")
+        custom[name.strip()] = value.strip()
+    return custom
 
 
 def routes(console: Console) -> list[Route]:

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("launch_id", sa.String(), nullable=False),
         sa.Column("platform_id", sa.String(), nullable=False),
         sa.Column("deployment_id", sa.String(), nullable=False),
+        sa.Column("resource_slug", sa.String(), nullable=True),
         sa.Column("settings", sa.Text(), nullable=False),
         sa.Column("token_hash", sa.String(), nullable=False),
         sa.Column("created_at", sa.Double(), nullable=False),
