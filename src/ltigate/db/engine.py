@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Final, cast
+from typing import Any, Final, cast
 
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine as create_sync_engine
@@ -24,7 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from ltigate.db.inline_sqlite import InlineConnection, InlineDatabase
+from ltigate.db.inline_sqlite import InlineConnection, InlineDatabase, Prepared
 from ltigate.db.migrate import head_revision
 from ltigate.services.errors import NotMigrated, StoreUnavailable
 
@@ -210,6 +210,15 @@ def _inline_transaction(database: InlineDatabase) -> Iterator[AsyncConnection]:
         if is_unavailable(exc):
             raise unavailable(exc) from exc
         raise
+
+
+async def run(connection: AsyncConnection, prepared: Prepared, values: Mapping[str, Any]) -> list[Any]:
+    """Execute a prepared hot-path statement in `connection`'s transaction; its rows (empty without
+    RETURNING). Inline SQLite runs the precompiled SQL on the driver; other engines, the Core statement."""
+    if isinstance(connection, InlineConnection):
+        return connection.run_prepared(prepared, values)
+    result = await connection.execute(prepared.statement, values)
+    return list(result.all()) if result.returns_rows else []
 
 
 async def ping(engine: AsyncEngine) -> None:

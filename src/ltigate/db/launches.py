@@ -7,18 +7,24 @@ import json
 from collections.abc import Mapping
 from typing import Final
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ltigate.db.engine import autocommit, transaction
+from ltigate.db.engine import autocommit, run, transaction
+from ltigate.db.inline_sqlite import Prepared
 from ltigate.db.schema import launches
 from ltigate.services.errors import Conflict
 from ltigate.services.records import LaunchFilter, LaunchOutcome, LaunchRecord
 
 MAX_LIST: Final = 500
 # Built once: a statement rebuilt per call costs more in SQLAlchemy than SQLite takes to run it.
-_INSERT = launches.insert()
+_COLUMNS: Final = (
+    "id", "created_at", "outcome", "error_code", "error_message", "platform_id", "issuer", "client_id",
+    "deployment_id", "message_type", "sub", "user_name", "context_id", "resource_link_id", "resource_slug",
+    "claims", "ticket_jti", "ticket_redeemed_at", "learner_id",
+)  # fmt: skip
+_INSERT = Prepared(launches.insert().values({name: bindparam(name) for name in _COLUMNS}))
 
 
 def _claims_text(claims: Mapping[str, object] | None) -> str | None:
@@ -80,7 +86,7 @@ class SqlLaunchLog:
         }
         try:
             async with autocommit(self._engine) as connection:
-                await connection.execute(_INSERT, values)
+                await run(connection, _INSERT, values)
         except IntegrityError as exc:
             raise Conflict(f"a launch with id '{launch.id}' is in the log already") from exc
 

@@ -15,9 +15,9 @@ from typing import Final
 from sqlalchemy import Boolean, ColumnElement, Row, and_, bindparam, case, func, literal_column, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.sql.dml import ReturningInsert
 
-from ltigate.db.engine import autocommit, transaction
+from ltigate.db.engine import autocommit, run, transaction
+from ltigate.db.inline_sqlite import Prepared
 from ltigate.db.schema import learners
 from ltigate.services.records import Learner, LearnerFilter, LearnerProfile, LearnerVisit
 
@@ -32,20 +32,22 @@ _GET = select(learners).where(learners.c.id == bindparam("id"))
 
 
 @functools.cache
-def _visit(dialect: str) -> ReturningInsert[*tuple[object, ...]]:
+def _visit(dialect: str) -> Prepared:
     """The upsert, built once per dialect (a statement rebuilt per call costs more than SQLite takes to run it)."""
     insert = postgresql.insert(learners) if dialect == "postgresql" else sqlite.insert(learners)
     given = insert.excluded
     changed = or_(*(and_(given[name].is_not(None), given[name].is_distinct_from(learners.c[name])) for name in DETAILS))
     updates: dict[str, ColumnElement[object]] = {name: func.coalesce(given[name], learners.c[name]) for name in DETAILS}
-    return insert.on_conflict_do_update(
-        index_elements=["platform_id", "sub"],
-        set_={
-            **updates,
-            "updated_at": case((changed, given.updated_at), else_=learners.c.updated_at),
-            "last_launch_at": given.last_launch_at,
-        },
-    ).returning(*learners.c, _SEATED)
+    return Prepared(
+        insert.on_conflict_do_update(
+            index_elements=["platform_id", "sub"],
+            set_={
+                **updates,
+                "updated_at": case((changed, given.updated_at), else_=learners.c.updated_at),
+                "last_launch_at": given.last_launch_at,
+            },
+        ).returning(*learners.c, _SEATED)
+    )
 
 
 def learner_record(row: Row[*tuple[object, ...]]) -> Learner:
@@ -95,7 +97,7 @@ class SqlLearnerStore:
             "last_launch_at": now,
         }
         async with autocommit(self._engine) as connection:
-            row = (await connection.execute(_visit(connection.dialect.name), values)).one()
+            (row,) = await run(connection, _visit(connection.dialect.name), values)
         return LearnerVisit(learner=learner_record(row), seated=bool(row.seated))
 
     async def get(self, learner_id: str) -> Learner | None:

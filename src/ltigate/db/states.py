@@ -8,7 +8,8 @@ from sqlalchemy import Row, and_, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ltigate.db.engine import autocommit, transaction
+from ltigate.db.engine import autocommit, run, transaction
+from ltigate.db.inline_sqlite import Prepared
 from ltigate.db.schema import login_states
 from ltigate.services.errors import Conflict
 from ltigate.services.records import ConsumedState, LoginState
@@ -21,8 +22,15 @@ _STATE_COLUMNS = (
     login_states.c.storage_target,
 )
 # Built once: a statement rebuilt per call costs more in SQLAlchemy than SQLite takes to run it.
-_INSERT = login_states.insert()
-_MARK_USED = (
+_INSERT = Prepared(
+    login_states.insert().values(
+        {
+            name: bindparam(name)
+            for name in ("state_hash", "nonce", "platform_id", "target_link_uri", "expires_at", "storage_target")
+        }
+    )
+)
+_MARK_USED = Prepared(
     update(login_states)
     .where(login_states.c.state_hash == bindparam("hash"), login_states.c.consumed_at.is_(None))
     .values(consumed_at=bindparam("now"))
@@ -46,12 +54,11 @@ class SqlStateStore:
             "platform_id": state.platform_id,
             "target_link_uri": state.target_link_uri,
             "expires_at": state.expires_at,
-            "consumed_at": None,
             "storage_target": state.storage_target,
         }
         try:
             async with autocommit(self._engine) as connection:
-                await connection.execute(_INSERT, values)
+                await run(connection, _INSERT, values)
         except IntegrityError as exc:
             raise Conflict("a login state with this hash exists already") from exc
 
@@ -64,7 +71,8 @@ class SqlStateStore:
         # The conditional UPDATE alone decides first use; the lookup after it only tells a replay from an
         # unknown state, so both run without a surrounding transaction.
         async with autocommit(self._engine) as connection:
-            row = (await connection.execute(_MARK_USED, {"hash": state_hash, "now": now})).first()
+            rows = await run(connection, _MARK_USED, {"hash": state_hash, "now": now})
+            row = rows[0] if rows else None
             first_use = row is not None
             if row is None:
                 row = (await connection.execute(_LOOKUP, {"hash": state_hash})).first()
