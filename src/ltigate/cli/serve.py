@@ -14,7 +14,7 @@ from typing import Annotated, Final
 
 import typer
 import uvicorn
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from ltigate.cli import output
 from ltigate.cli.command import BaseUrl, DatabaseUrl, DataDir, reported_errors, with_gateway
@@ -63,7 +63,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
-def server_config(app: FastAPI, settings: Settings, proxy_headers: bool) -> uvicorn.Config:
+def server_config(app: ASGIApp, settings: Settings, proxy_headers: bool) -> uvicorn.Config:
     forwarded = ",".join(settings.trusted_proxies) or LOOPBACK_PROXY
     return uvicorn.Config(
         app,

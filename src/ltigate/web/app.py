@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Final
 
 import anyio
 from fastapi import FastAPI
@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ltigate import __version__
 from ltigate.lti.errors import LtiError
@@ -31,9 +31,50 @@ def templates() -> Environment:
 
 
 Background = Callable[[Gateway], Coroutine[Any, Any, None]]
+# The two requests of every launch skip FastAPI's middleware and router (HotPaths).
+HOT_PATHS: Final = ("/lti/login", "/lti/launch")
 
 
-def create_app(gateway: Gateway, *, background: Sequence[Background] = ()) -> FastAPI:
+class HotPaths:
+    """The ASGI app as served: requests for HOT_PATHS go straight to their endpoints (plain Starlette
+    handlers that turn every gateway error into a page themselves); everything else, and the lifespan,
+    to the FastAPI app. Saves ~0.1 ms of CPU per launch (middleware stack and route matching, twice)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.fastapi = app
+        self._hot: dict[str, tuple[frozenset[str], ASGIApp]] = {
+            route.path: (frozenset(route.methods or ()), route.app)
+            for route in app.router.routes
+            if isinstance(route, Route) and route.path in HOT_PATHS
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            hot = self._hot.get(scope["path"])
+            if hot is not None and scope["method"] in hot[0]:
+                await self._serve(hot[1], scope, receive, send)
+                return
+        await self.fastapi(scope, receive, send)
+
+    async def _serve(self, endpoint: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def sender(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        scope.setdefault("app", self.fastapi)
+        try:
+            await endpoint(scope, receive, sender)
+        except Exception as exc:  # as FastAPI's own last-resort handler: logged, a coded 500, never a trace
+            if started:
+                raise
+            response = await unexpected_error(Request(scope, receive), exc)
+            await response(scope, receive, send)
+
+
+def create_app(gateway: Gateway, *, background: Sequence[Background] = ()) -> HotPaths:
     """The gateway's ASGI app; `background` tasks (e.g. housekeeping) run for the app's lifetime."""
 
     @asynccontextmanager
@@ -101,7 +142,7 @@ def create_app(gateway: Gateway, *, background: Sequence[Background] = ()) -> Fa
     app.include_router(grades_api.router(gateway))
     app.include_router(seats_api.router(gateway))
     app.include_router(deep_linking.api_router(gateway, env))
-    return app
+    return HotPaths(app)
 
 
 class DeferredApp:
@@ -113,7 +154,7 @@ class DeferredApp:
 
     def __init__(self, build: Callable[[], Awaitable[Gateway]], *, background: Sequence[Background] = ()) -> None:
         self._build, self._background = build, background
-        self._app: FastAPI | None = None
+        self._app: HotPaths | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -129,7 +170,7 @@ class DeferredApp:
         try:
             gateway = await self._build()
             self._app = create_app(gateway, background=self._background)
-            context = self._app.router.lifespan_context(self._app)
+            context = self._app.fastapi.router.lifespan_context(self._app.fastapi)
             await context.__aenter__()
         except Exception as exc:  # reported to the server, which stops with this message
             await send({"type": "lifespan.startup.failed", "message": str(exc)})
