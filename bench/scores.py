@@ -54,6 +54,7 @@ from harness import (
     environment,
     free_port,
     http_get_json,
+    machine_busy_seconds,
     migrate,
     pinned,
     wait_port,
@@ -482,6 +483,10 @@ async def run(args: argparse.Namespace) -> int:
         deadline = time.monotonic() + args.timeout
         worker_started = time.time()
         backend_cpu, backend_before = 0.0, backend_cpu_seconds(database.name)
+        # Everything else busy on the machine meanwhile: the machine's busy time less the worker, the LMS,
+        # this poller and the bench database's backends.
+        known_before = cpu_seconds(lms.pid) + cpu_seconds(os.getpid())
+        machine_before = machine_busy_seconds()
         worker.start()
         killed_at: dict[str, Any] | None = None
         steady: tuple[float, int] | None = None
@@ -531,11 +536,25 @@ async def run(args: argparse.Namespace) -> int:
                 settled_now = (await outbox_state(engine, full=False))["counts"].get("delivered", 0)
                 steady = (cpu_now - steady[0], settled_now - steady[1]) if settled_now > steady[1] else None
         backend_cpu += backend_cpu_seconds(database.name) - backend_before
+        known = cpu_seconds(lms.pid) + cpu_seconds(os.getpid()) - known_before + cpu_total + backend_cpu
+        other_load = (machine_busy_seconds() - machine_before - known) / max(time.time() - worker_started, 1e-9)
         worker.stop()
         state = await outbox_state(engine)
         lms_stats = await http_get_json(lms_port, "/stats")
         posted = set(await http_get_json(lms_port, "/posted"))
-        report(args, state, lms_stats, posted, worker_started, finished, cpu_total, killed_at, backend_cpu, steady)
+        report(
+            args,
+            state,
+            lms_stats,
+            posted,
+            worker_started,
+            finished,
+            cpu_total,
+            killed_at,
+            backend_cpu,
+            steady,
+            other_load,
+        )
         return 0
     finally:
         worker.stop()
@@ -564,6 +583,7 @@ def report(
     killed_at: dict[str, Any] | None,
     backend_cpu: float,
     steady: tuple[float, int] | None,
+    other_load: float,
 ) -> None:
     counts = state["counts"]
     delivered = counts.get("delivered", 0)
@@ -589,9 +609,10 @@ def report(
         per_score = backend_cpu / max(delivered, 1) * 1e6
         print(f"PostgreSQL backends' CPU: {backend_cpu:.2f} s, {per_score:.0f} µs per delivered score")
     print(
-        f"load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs "
-        "(other work on the machine slows the run; the CPU per score is the steadier figure)"
+        f"other CPU load: {max(other_load, 0.0):.0%} of a core from worker start to all settled (other processes "
+        "on the machine; the rates are clean only when it is near 0, the CPU per score is the steadier figure)"
     )
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print("token requests per (platform, scope set):")
     for key, count in sorted(lms["token_requests"].items()):
         print(f"  platform {key.split(' ', 1)[0]} [{key.split(' ', 1)[1]}]: {count}")

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import BIN, CLOCK_TICKS, Database
+from harness import BIN, Database, machine_busy_seconds
 
 from ltigate.bootstrap import build_gateway
 from ltigate.config import load_settings
@@ -22,11 +22,7 @@ APP_URL = "http://127.0.0.1:9/app"  # never contacted: the generator stops at th
 RESOURCE = "quiz"
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds all cores spent busy (not idle, not waiting for I/O) since boot, from /proc/stat."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
-    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+__all__ = ["APP_URL", "RESOURCE", "ServedGateway", "machine_busy_seconds"]
 
 
 @dataclass

@@ -4,57 +4,61 @@ User-Agent and, unless allowed, only public destinations. Failures are the typed
 
 from __future__ import annotations
 
+import asyncio
+import codecs
 import json
 import logging
+import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Final
+from urllib.parse import urlencode
 
-import anyio
 import httpx
 
 from ltigate import __version__
-from ltigate.net.destination import check_scheme, refuse_private_destination
-from ltigate.net.errors import (
-    OutboundRefused,
-    OutboundStatus,
-    OutboundTimeout,
-    OutboundTooLarge,
-    OutboundUnreachable,
-    loggable_url,
-)
+from ltigate.net.destination import check_scheme
+from ltigate.net.errors import OutboundRefused, OutboundStatus, OutboundTimeout, loggable_url
+from ltigate.net.httpx_transport import HttpxTransport
+from ltigate.net.messages import OutboundRequest, Response, Transport
+from ltigate.net.transport import DEFAULT_KEEPALIVE_EXPIRY, DEFAULT_MAX_CONNECTIONS_PER_ORIGIN, Http11Transport
 from ltigate.services.ports import HttpResponse
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_TIMEOUT", "USER_AGENT", "OutboundClient", "Response"]
 
 DEFAULT_TIMEOUT: Final = 5.0
 DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
 ERROR_BODY_BYTES: Final = 2048
 USER_AGENT: Final = f"ltigate/{__version__}"
+FORM: Final = "application/x-www-form-urlencoded"
+
+# Sent unless the caller gives its own; gzip and deflate are decoded (within the size cap).
+_DEFAULT_HEADERS: Final = {
+    "user-agent": ("User-Agent", USER_AGENT),
+    "accept": ("Accept", "*/*"),
+    "accept-encoding": ("Accept-Encoding", "gzip, deflate"),
+}
+# Framing and routing are the transport's: a caller's values for these are dropped.
+_TRANSPORT_HEADERS: Final = frozenset({"host", "content-length", "transfer-encoding", "connection", "te", "upgrade"})
 
 _log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
-    """A complete response (2xx, except from `exchange`); header names are lowercase, repeated headers
-    are joined with ', '."""
-
-    url: str
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
 class OutboundClient:
-    """Sends requests through one pooled `httpx.AsyncClient`.
+    """Sends requests through keep-alive HTTP/1.1 connections pooled per origin (`Http11Transport`), or
+    through an httpx transport when one is given (`httpx.MockTransport` in tests).
 
-    `timeout` bounds the whole exchange (name resolution, connecting, sending, reading the last byte);
-    `connect_timeout` (default: `timeout`) bounds connecting alone. Bodies over `max_body_bytes` raise
-    OutboundTooLarge as soon as the cap is crossed. A 3xx is an OutboundStatus like any other non-2xx.
-    With `allow_private_addresses` False, hosts that are or resolve to private, loopback, link-local or
-    reserved addresses raise OutboundRefused before any connection. Proxy settings and `.netrc` from the
-    environment are ignored, so no ambient credentials are sent. Headers and bodies are never logged.
+    `timeout` bounds the whole exchange (waiting for a pooled connection, name resolution, connecting,
+    sending, reading the last byte, and the one resend on a fresh connection when a kept-alive one turns
+    out closed); `connect_timeout`, `read_timeout` and `write_timeout` (default: `timeout`) bound
+    connecting alone, each wait for response bytes and each wait to send. Bodies over `max_body_bytes`
+    raise OutboundTooLarge as soon as the Content-Length or the bytes read show it. A 3xx is an
+    OutboundStatus like any other non-2xx: redirects are never followed. With `allow_private_addresses`
+    False, hosts that are or resolve to private, loopback, link-local or reserved addresses raise
+    OutboundRefused before any connection, and connections go only to the addresses checked. Proxy
+    settings and `.netrc` from the environment are ignored, so no ambient credentials are sent. Headers
+    and bodies are never logged.
     """
 
     def __init__(
@@ -63,26 +67,48 @@ class OutboundClient:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        write_timeout: float | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         allow_private_addresses: bool = False,
+        max_connections_per_origin: int = DEFAULT_MAX_CONNECTIONS_PER_ORIGIN,
+        keepalive_expiry: float = DEFAULT_KEEPALIVE_EXPIRY,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.timeout = timeout
         self.max_body_bytes = max_body_bytes
         self.allow_private_addresses = allow_private_addresses
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(timeout, connect=connect_timeout if connect_timeout is not None else timeout),
-            follow_redirects=False,
-            trust_env=False,
-            headers={"User-Agent": USER_AGENT},
-        )
+        connect = connect_timeout if connect_timeout is not None else timeout
+        read = read_timeout if read_timeout is not None else timeout
+        write = write_timeout if write_timeout is not None else timeout
+        self._transport: Transport
+        if transport is None:
+            self._transport = Http11Transport(
+                allow_private_addresses=allow_private_addresses,
+                connect_timeout=connect,
+                read_timeout=read,
+                write_timeout=write,
+                ssl_context=ssl_context,
+                max_connections_per_origin=max_connections_per_origin,
+                keepalive_expiry=keepalive_expiry,
+            )
+        else:
+            self._transport = HttpxTransport(
+                transport,
+                allow_private_addresses=allow_private_addresses,
+                timeout=httpx.Timeout(timeout, connect=connect, read=read, write=write),
+            )
+
+    @property
+    def transport(self) -> Transport:
+        return self._transport
 
     async def get(self, url: str, headers: Mapping[str, str] | None = None) -> Response:
         return await self._send("GET", url, headers)
 
     async def post_form(self, url: str, data: Mapping[str, str], headers: Mapping[str, str] | None = None) -> Response:
         """POST `data` as `application/x-www-form-urlencoded` (OAuth 2 token requests, LTI 1.1 outcomes)."""
-        return await self._send("POST", url, headers, data=dict(data))
+        return await self._send("POST", url, headers, content=urlencode(data).encode(), content_type=FORM)
 
     async def post_json(
         self,
@@ -93,12 +119,10 @@ class OutboundClient:
     ) -> Response:
         """POST `body` serialised as JSON under `content_type` (e.g. the AGS score media type)."""
         content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        merged = httpx.Headers(headers)
-        merged["Content-Type"] = content_type
-        return await self._send("POST", url, merged, content=content)
+        return await self._send("POST", url, headers, content=content, content_type=content_type)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._transport.aclose()
 
     async def __aenter__(self) -> OutboundClient:
         return self
@@ -131,85 +155,59 @@ class OutboundClient:
         url: str,
         headers: Mapping[str, str] | None,
         *,
-        data: dict[str, str] | None = None,
         content: bytes | None = None,
+        content_type: str | None = None,
         raise_for_status: bool = True,
         max_body_bytes: int | None = None,
     ) -> Response:
         try:
-            request = self._http.build_request(method, url, headers=headers, data=data, content=content)
-        except httpx.InvalidURL as exc:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError) as exc:
             raise OutboundRefused(url, f"not a valid URL ({exc})") from None
-        check_scheme(request.url)
+        check_scheme(parsed)
+        request = OutboundRequest(
+            method=method,
+            url=parsed,
+            headers=_merge(headers, content_type),
+            body=content,
+            max_body_bytes=max_body_bytes or self.max_body_bytes,
+            error_body_bytes=ERROR_BODY_BYTES if raise_for_status else None,
+        )
         started = time.monotonic()
         try:
-            with anyio.fail_after(self.timeout):
-                if not self.allow_private_addresses:
-                    await refuse_private_destination(request.url)
-                response = await self._exchange(url, request, raise_for_status, max_body_bytes or self.max_body_bytes)
+            async with asyncio.timeout(self.timeout):
+                response = await self._transport.send(request)
         except TimeoutError:
             raise OutboundTimeout(url, f"no complete answer within {self.timeout:g} s") from None
-        _log.debug(
-            "outbound %s %s -> %d in %.0f ms",
-            method,
-            loggable_url(url),
-            response.status,
-            (time.monotonic() - started) * 1000,
-        )
+        if raise_for_status and not 200 <= response.status < 300:
+            raise OutboundStatus(url, response.status, response.headers, _text(response))
+        if _log.isEnabledFor(logging.DEBUG):
+            took = (time.monotonic() - started) * 1000
+            _log.debug("outbound %s %s -> %d in %.0f ms", method, loggable_url(url), response.status, took)
         return response
 
-    async def _exchange(self, url: str, request: httpx.Request, raise_for_status: bool, cap: int) -> Response:
-        try:
-            response = await self._http.send(request, stream=True)
-            try:
-                return await self._read(url, response, raise_for_status, cap)
-            finally:
-                await response.aclose()
-        except httpx.TimeoutException as exc:
-            raise OutboundTimeout(url, f"{_phase(exc)} timed out") from None
-        except httpx.ConnectError as exc:
-            raise OutboundUnreachable(url, f"could not connect ({_describe(exc)})") from None
-        except httpx.UnsupportedProtocol as exc:
-            raise OutboundRefused(url, str(exc)) from None
-        except httpx.TransportError as exc:
-            raise OutboundUnreachable(url, f"the connection failed ({_describe(exc)})") from None
 
-    async def _read(self, url: str, response: httpx.Response, raise_for_status: bool, cap: int) -> Response:
-        headers = dict(response.headers.items())
-        if raise_for_status and not response.is_success:
-            body, _ = await _read_at_most(response, ERROR_BODY_BYTES)
-            text = body.decode(response.encoding or "utf-8", errors="replace")
-            raise OutboundStatus(url, response.status_code, headers, text)
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap:
-            raise OutboundTooLarge(url, f"the body declares {declared} bytes, over the {cap} byte cap")
-        body, truncated = await _read_at_most(response, cap)
-        if truncated:
-            raise OutboundTooLarge(url, f"the body exceeds the {cap} byte cap")
-        return Response(url=str(response.url), status=response.status_code, headers=headers, body=body)
+def _merge(given: Mapping[str, str] | None, content_type: str | None) -> tuple[tuple[str, str], ...]:
+    merged = dict(_DEFAULT_HEADERS)
+    if given:
+        for name, value in given.items():
+            key = name.lower()
+            if key not in _TRANSPORT_HEADERS:
+                merged[key] = (name, value)
+    if content_type is not None:
+        merged["content-type"] = ("Content-Type", content_type)
+    return tuple(merged.values())
 
 
-async def _read_at_most(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    """Up to `limit` decoded body bytes, and whether there was more; stops reading once past the limit."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return b"".join(chunks)[:limit], True
-    return b"".join(chunks), False
-
-
-def _describe(exc: Exception) -> str:
-    return str(exc) or type(exc).__name__
-
-
-def _phase(exc: httpx.TimeoutException) -> str:
-    if isinstance(exc, httpx.ConnectTimeout):
-        return "connecting"
-    if isinstance(exc, httpx.PoolTimeout):
-        return "waiting for a free connection"
-    if isinstance(exc, httpx.WriteTimeout):
-        return "sending the request"
-    return "reading the response"
+def _text(response: Response) -> str:
+    """The start of an error body as text, in the charset the Content-Type names (UTF-8 otherwise)."""
+    charset = "utf-8"
+    for parameter in response.headers.get("content-type", "").split(";")[1:]:
+        key, _, value = parameter.strip().partition("=")
+        if key.lower() == "charset":
+            charset = value.strip('"').strip() or charset
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        charset = "utf-8"
+    return response.body[:ERROR_BODY_BYTES].decode(charset, errors="replace")

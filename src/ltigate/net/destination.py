@@ -29,21 +29,33 @@ def check_scheme(url: httpx.URL) -> None:
 
 
 async def refuse_private_destination(url: httpx.URL) -> None:
-    """Refuse `url` when its host is, or resolves to, an address that is not public unicast.
+    """Refuse `url` when its host is, or resolves to, an address that is not public unicast (see
+    `addresses_to_connect`; used where the connection itself is made by someone else)."""
+    await addresses_to_connect(url, allow_private=False)
 
-    Every resolved address must be public: a name with one private address among public ones could be
-    routed to it. The check cannot stop DNS rebinding between this lookup and the connection; an egress
-    proxy or firewall is the complete defence, this guard is the one that is always on.
-    Raises OutboundRefused, or OutboundUnreachable when the host does not resolve.
+
+async def addresses_to_connect(url: httpx.URL, *, allow_private: bool) -> list[str]:
+    """The IP addresses (as text) to connect to for `url`: its IP literal, or what its host resolves to.
+
+    Unless `allow_private`, every address must be public: a name with one private address among public
+    ones could be routed to it. The connection must then go to exactly these addresses, never to the name
+    resolved again, so DNS rebinding between check and connect is not possible; an egress proxy or
+    firewall remains the complete defence. Raises OutboundRefused, or OutboundUnreachable when the host
+    does not resolve.
     """
     host = url.raw_host.decode("ascii")
     literal = _parse_ip(host)
-    addresses = [literal] if literal is not None else await _resolve(url, host)
-    for address in addresses:
-        kind = non_public_kind(address)
-        if kind is not None:
-            shown = host if literal is not None else f"{host} ({address})"
-            raise OutboundRefused(str(url), f"{shown} is a {kind} address; private destinations are not allowed")
+    if literal is not None:
+        found: list[tuple[str, IpAddress]] = [(host, literal)]
+    else:
+        found = await _resolve(url, host)
+    if not allow_private:
+        for _, address in found:
+            kind = non_public_kind(address)
+            if kind is not None:
+                shown = host if literal is not None else f"{host} ({address})"
+                raise OutboundRefused(str(url), f"{shown} is a {kind} address; private destinations are not allowed")
+    return list(dict.fromkeys(text for text, _ in found))
 
 
 def non_public_kind(address: IpAddress) -> str | None:
@@ -72,14 +84,14 @@ def _parse_ip(host: str) -> IpAddress | None:
         return None
 
 
-async def _resolve(url: httpx.URL, host: str) -> list[IpAddress]:
+async def _resolve(url: httpx.URL, host: str) -> list[tuple[str, IpAddress]]:
     port = url.port or _DEFAULT_PORTS.get(url.scheme, 443)
     try:
         entries = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise OutboundUnreachable(str(url), f"the host {host!r} does not resolve ({exc.strerror or exc})") from None
-    found = [_parse_ip(str(entry[4][0])) for entry in entries]
-    addresses = [address for address in found if address is not None]
+    found = [(str(entry[4][0]), _parse_ip(str(entry[4][0]))) for entry in entries]
+    addresses = [(text, address) for text, address in found if address is not None]
     if not addresses:
         raise OutboundUnreachable(str(url), f"the host {host!r} resolves to no IP address")
     return addresses
