@@ -38,6 +38,7 @@ from ltigate.services.launches import Launches
 from ltigate.services.learners import Learners
 from ltigate.services.line_items import LineItems
 from ltigate.services.login import GatewayUrls, LoginService
+from ltigate.services.metrics import CountedLaunchLog, Metrics, Reading
 from ltigate.services.platforms import Platforms
 from ltigate.services.registration_links import RegistrationLinks
 from ltigate.services.registrations import Registrations
@@ -78,7 +79,8 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
     jwks = JwksCache(outbound, policy=CachePolicy(refetch_cooldown=settings.jwks_refetch_cooldown_seconds))
     platform_store = SqlPlatformStore(engine)
     state_store = SqlStateStore(engine)
-    launch_log = SqlLaunchLog(engine)
+    metrics = Metrics()
+    launch_log = CountedLaunchLog(SqlLaunchLog(engine), metrics)
     resource_store = ResourceCache(SqlResourceStore(engine), clock)  # looked up on every launch
     registrations = Registrations(platform_store, clock)
     sealer = Sealer(settings.secret_key)
@@ -144,6 +146,28 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
         on_change=registrations.invalidate,
     )
 
+    async def readings() -> list[Reading]:
+        counts = await outbox.counts()
+        return [
+            Reading("ltigate_jwks_fetches_total", "Platform key set fetches", "counter", (((), jwks.fetches),)),
+            Reading("ltigate_jwks_fetch_failures_total", "Failed key set fetches", "counter", (((), jwks.failures),)),
+            Reading("ltigate_jwks_cache_hits_total", "Keys found in a fresh cached set", "counter", (((), jwks.hits),)),
+            Reading(
+                "ltigate_token_requests_total",
+                "Service token requests sent to platforms",
+                "counter",
+                (((), service_tokens.requests),),
+            ),
+            Reading(
+                "ltigate_score_jobs",
+                "Score jobs in the outbox by status (all processes)",
+                "gauge",
+                tuple(((("status", status.value),), float(n)) for status, n in sorted(counts.items())),
+            ),
+        ]
+
+    metrics.add_reader(readings)
+
     async def maintain() -> int:
         removed = await state_store.purge(clock(), KEEP_CONSUMED_SECONDS)
         removed += await deep_linking.purge(KEEP_CONSUMED_SECONDS)
@@ -199,6 +223,7 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
         admins=admins,
         console_sessions=console_sessions,
         clock=clock,
+        metrics=metrics,
         check_ready=check_ready,
         maintain=maintain,
         close=close,

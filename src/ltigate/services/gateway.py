@@ -17,6 +17,7 @@ from ltigate.services.launches import Launches
 from ltigate.services.learners import Learners
 from ltigate.services.line_items import LineItems
 from ltigate.services.login import LoginService
+from ltigate.services.metrics import Metrics
 from ltigate.services.platforms import Platforms
 from ltigate.services.ports import Clock, ScoreOutbox
 from ltigate.services.registration_links import RegistrationLinks
@@ -85,6 +86,7 @@ class Gateway:
     admins: Admins
     console_sessions: ConsoleSessions
     clock: Clock
+    metrics: Metrics
     check_ready: Callable[[], Awaitable[None]]
     maintain: Callable[[], Awaitable[int]]  # one housekeeping pass: purge expired states; returns rows removed
     close: Callable[[], Awaitable[None]]

@@ -14,7 +14,7 @@ import anyio
 
 from ltigate.services.errors import ServiceError
 from ltigate.services.gateway import Gateway
-from ltigate.services.records import Platform, ScoreJob
+from ltigate.services.records import DeliveryStatus, Platform, ScoreJob
 
 log = logging.getLogger("ltigate.worker.outbox")
 
@@ -101,8 +101,13 @@ async def _deliver(
                 result = await gateway.score_delivery.deliver(job)
             else:
                 result = await gateway.score_delivery.deliver_to(job, platforms.get(job.platform_id))
-            if not await gateway.outbox.finish(job.id, owner, result, gateway.clock()):
+            now = gateway.clock()
+            if not await gateway.outbox.finish(job.id, owner, result, now):
                 log.warning("score job lease was lost before its result was recorded", extra={"job": job.id})
+            else:
+                gateway.metrics.deliveries.inc(result.status.value)
+                if result.status is DeliveryStatus.DELIVERED:
+                    gateway.metrics.delivery_seconds.observe(max(0.0, now - job.created_at))
     except ServiceError as error:
         # The lease runs out and a later pass retries the job; nothing is lost.
         log.warning("score job result not recorded: %s", error.message, extra={"job": job.id})

@@ -1,0 +1,163 @@
+"""Metrics in the Prometheus text format (exposition format 0.0.4), kept in process: counters and
+histograms updated by the use cases, and readings taken when `/metrics` is scraped (caches, the outbox).
+
+Each server or worker process keeps its own; Prometheus scrapes each and sums. Label values come from a
+bounded set (outcomes, error codes, message types, paths, statuses); nothing personal, no tokens or keys.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from ltigate.services.ports import LaunchLog
+from ltigate.services.records import LaunchFilter, LaunchRecord
+
+LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+DELIVERY_BUCKETS: Final = (0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 6 * 3600.0, 24 * 3600.0)
+MAX_SERIES: Final = 500  # per metric: a flood of distinct label values must not grow memory without bound
+OVERFLOW: Final = "other"
+INF: Final = 'le="+Inf"'
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
+    pairs = [f'{name}="{_escape(value)}"' for name, value in zip(names, values, strict=True)]
+    if extra:
+        pairs.append(extra)
+    return "{" + ",".join(pairs) + "}" if pairs else ""
+
+
+def _number(value: float) -> str:
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value)) if not float(value).is_integer() else str(int(value))
+
+
+@dataclass
+class Counter:
+    name: str
+    help: str
+    labels: tuple[str, ...] = ()
+    values: dict[tuple[str, ...], float] = field(default_factory=dict)
+
+    def inc(self, *labels: str, amount: float = 1.0) -> None:
+        key = _bounded(self.values, tuple(labels))
+        self.values[key] = self.values.get(key, 0.0) + amount
+
+    def render(self) -> list[str]:
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
+        lines += [f"{self.name}{_labels(self.labels, k)} {_number(v)}" for k, v in sorted(self.values.items())]
+        return lines
+
+
+@dataclass
+class Histogram:
+    name: str
+    help: str
+    labels: tuple[str, ...] = ()
+    buckets: tuple[float, ...] = LATENCY_BUCKETS
+    series: dict[tuple[str, ...], list[float]] = field(default_factory=dict)  # bucket counts, then sum, count
+
+    def observe(self, seconds: float, *labels: str) -> None:
+        key = _bounded(self.series, tuple(labels))
+        counts = self.series.get(key)
+        if counts is None:
+            counts = self.series[key] = [0.0] * (len(self.buckets) + 2)
+        for index, bound in enumerate(self.buckets):
+            if seconds <= bound:
+                counts[index] += 1
+        counts[-2] += seconds
+        counts[-1] += 1
+
+    def render(self) -> list[str]:
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
+        for key, counts in sorted(self.series.items()):
+            for index, bound in enumerate(self.buckets):
+                le = f'le="{_number(bound)}"'
+                lines.append(f"{self.name}_bucket{_labels(self.labels, key, le)} {_number(counts[index])}")
+            lines.append(f"{self.name}_bucket{_labels(self.labels, key, INF)} {_number(counts[-1])}")
+            lines.append(f"{self.name}_sum{_labels(self.labels, key)} {_number(counts[-2])}")
+            lines.append(f"{self.name}_count{_labels(self.labels, key)} {_number(counts[-1])}")
+        return lines
+
+
+def _bounded(series: Mapping[tuple[str, ...], object], key: tuple[str, ...]) -> tuple[str, ...]:
+    if key in series or len(series) < MAX_SERIES:
+        return key
+    return tuple(OVERFLOW for _ in key)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A value read at scrape time: a gauge, or a counter kept elsewhere (e.g. by a cache)."""
+
+    name: str
+    help: str
+    kind: str  # "gauge" | "counter"
+    samples: tuple[tuple[tuple[tuple[str, str], ...], float], ...]  # ((label, value)...), value
+
+
+Reader = Callable[[], Awaitable[list[Reading]]]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.launches = Counter(
+            "ltigate_launches_total",
+            "Launch attempts (logins that failed count as message_type login) by outcome and error code",
+            ("outcome", "error_code", "message_type"),
+        )
+        self.request_seconds = Histogram(
+            "ltigate_request_duration_seconds",
+            "Time to answer the launch's two requests, by path",
+            ("path",),
+        )
+        self.deliveries = Counter("ltigate_score_deliveries_total", "Score delivery attempts by result", ("result",))
+        self.delivery_seconds = Histogram(
+            "ltigate_score_delivery_seconds",
+            "From queuing a score to its delivery to the LMS",
+            buckets=DELIVERY_BUCKETS,
+        )
+        self._readers: list[Reader] = []
+
+    def add_reader(self, reader: Reader) -> None:
+        self._readers.append(reader)
+
+    async def render(self) -> str:
+        lines: list[str] = []
+        for metric in (self.launches, self.request_seconds, self.deliveries, self.delivery_seconds):
+            lines += metric.render()
+        for reader in self._readers:
+            for reading in await reader():
+                lines += [f"# HELP {reading.name} {reading.help}", f"# TYPE {reading.name} {reading.kind}"]
+                for labels, value in reading.samples:
+                    names, values = tuple(n for n, _ in labels), tuple(v for _, v in labels)
+                    lines.append(f"{reading.name}{_labels(names, values)} {_number(value)}")
+        return "\n".join(lines) + "\n"
+
+
+class CountedLaunchLog:
+    """The launch log, counting every attempt it records into `ltigate_launches_total`."""
+
+    def __init__(self, inner: LaunchLog, metrics: Metrics) -> None:
+        self._inner, self._metrics = inner, metrics
+
+    async def record(self, launch: LaunchRecord) -> None:
+        await self._inner.record(launch)
+        self._metrics.launches.inc(launch.outcome.value, launch.error_code or "", launch.message_type or "")
+
+    async def get(self, launch_id: str) -> LaunchRecord | None:
+        return await self._inner.get(launch_id)
+
+    async def list(self, query: LaunchFilter) -> builtins.list[LaunchRecord]:
+        return await self._inner.list(query)
+
+    async def redeem_ticket(self, launch_id: str, jti: str, now: float) -> bool:
+        return await self._inner.redeem_ticket(launch_id, jti, now)

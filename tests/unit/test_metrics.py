@@ -1,0 +1,53 @@
+"""The Prometheus text rendering of counters, histograms and scrape-time readings."""
+
+from __future__ import annotations
+
+import pytest
+
+from ltigate.services.metrics import MAX_SERIES, Metrics, Reading
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_counters_histograms_and_readings_render_in_the_text_format() -> None:
+    metrics = Metrics()
+    metrics.launches.inc("failed", "kid_not_found", 'odd"type\n')
+    metrics.launches.inc("failed", "kid_not_found", 'odd"type\n')
+    metrics.request_seconds.observe(0.003, "/lti/launch")
+    metrics.request_seconds.observe(0.2, "/lti/launch")
+    metrics.delivery_seconds.observe(2.0)
+
+    async def reading() -> list[Reading]:
+        return [Reading("ltigate_score_jobs", "Jobs", "gauge", (((("status", "pending"),), 4.0),))]
+
+    metrics.add_reader(reading)
+    text = await metrics.render()
+    lines = text.splitlines()
+
+    assert "# TYPE ltigate_launches_total counter" in lines
+    assert 'ltigate_launches_total{outcome="failed",error_code="kid_not_found",message_type="odd\\"type\\n"} 2' in lines
+    assert 'ltigate_request_duration_seconds_bucket{path="/lti/launch",le="0.005"} 1' in lines
+    assert 'ltigate_request_duration_seconds_bucket{path="/lti/launch",le="0.1"} 1' in lines
+    assert 'ltigate_request_duration_seconds_bucket{path="/lti/launch",le="0.25"} 2' in lines
+    assert 'ltigate_request_duration_seconds_bucket{path="/lti/launch",le="+Inf"} 2' in lines
+    assert 'ltigate_request_duration_seconds_sum{path="/lti/launch"} 0.203' in lines
+    assert 'ltigate_request_duration_seconds_count{path="/lti/launch"} 2' in lines
+    assert 'ltigate_score_delivery_seconds_bucket{le="1"} 0' in lines
+    assert 'ltigate_score_delivery_seconds_bucket{le="5"} 1' in lines
+    assert "# TYPE ltigate_score_jobs gauge" in lines
+    assert 'ltigate_score_jobs{status="pending"} 4' in lines
+    assert text.endswith("\n")
+
+
+async def test_label_values_beyond_the_bound_fold_into_one_series() -> None:
+    metrics = Metrics()
+    for n in range(MAX_SERIES + 50):
+        metrics.launches.inc("failed", f"code-{n}", "")
+    text = await metrics.render()
+    assert len(metrics.launches.values) == MAX_SERIES + 1
+    assert 'ltigate_launches_total{outcome="other",error_code="other",message_type="other"} 50' in text
