@@ -48,6 +48,7 @@ class Settings:
     retry_max_age_seconds: float = 7 * 24 * 3600.0  # a score job still failing this long after it was queued fails
     outbox_lease_seconds: float = 120.0  # a claimed score job is claimed again when its worker is silent this long
     log_level: str = "info"
+    log_format: str = "json"  # json: one JSON object a line, with the request id; text: for people
     # Dynamic Registration: "link" (only with a one-time registration link), "open" (anyone) or "off".
     dynamic_registration: str = "link"
     registration_approval: str = "required"  # "required": a new registration waits for an administrator; "automatic"
@@ -255,6 +256,7 @@ def load_settings(env: Mapping[str, str] | None = None, **flags: object) -> Sett
         retry_max_age_seconds=_float(env, "RETRY_MAX_AGE_SECONDS", 7 * 24 * 3600.0, minimum=1.0),
         outbox_lease_seconds=_float(env, "OUTBOX_LEASE_SECONDS", 120.0, minimum=1.0),
         log_level=level,
+        log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),
         dynamic_registration=_choice(env, "DYNAMIC_REGISTRATION", "link", ("link", "open", "off")),
         registration_approval=_choice(env, "REGISTRATION_APPROVAL", "required", ("required", "automatic")),
         registration_issuer_hosts=_issuer_hosts(env),

@@ -4,6 +4,8 @@ and a replay of that launch is refused by both.
 
 from __future__ import annotations
 
+import json
+
 import os
 import subprocess
 import sys
@@ -95,7 +97,7 @@ def nodes(tmp_path: Path) -> Iterator[tuple[str, str, ScriptedPlatform]]:
 
 
 def test_login_on_one_node_completes_on_the_other_and_replays_fail_on_both(
-    nodes: tuple[str, str, ScriptedPlatform],
+    nodes: tuple[str, str, ScriptedPlatform], tmp_path: Path
 ) -> None:
     node_a, node_b, platform = nodes
     browser = Browser(node_a)
@@ -107,8 +109,16 @@ def test_login_on_one_node_completes_on_the_other_and_replays_fail_on_both(
         completed = browser.http.post(f"{node_b}/lti/launch", data=form)
         assert completed.status_code == 303, error_code(completed)
         assert "ticket=" in completed.headers["location"]
+        replay_ids = []
         for node in (node_a, node_b):
             replay = browser.http.post(f"{node}/lti/launch", data=form)
             assert (replay.status_code, error_code(replay)) == (400, "launch_replayed")
+            replay_ids.append(replay.headers["x-request-id"])
+        # `serve` logs one JSON object a line; the refusal is logged under the id its answer named.
+        logged = (tmp_path / "node-b.log").read_text()
+        lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
+        refused = [line for line in lines if line.get("request_id") == replay_ids[1]]
+        assert [line["error_code"] for line in refused] == ["launch_replayed"]
+        assert token not in logged and login.state not in logged
     finally:
         browser.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
-import logging
 import signal
 from collections.abc import Callable
 from contextlib import suppress
@@ -20,6 +19,7 @@ from ltigate.cli import output
 from ltigate.cli.command import BaseUrl, DatabaseUrl, DataDir, reported_errors, with_gateway
 from ltigate.cli.info import print_urls
 from ltigate.config import Settings, load_settings
+from ltigate.logs import configure as configure_logging
 from ltigate.services.gateway import Gateway
 from ltigate.web.app import create_app
 from ltigate.worker import runner
@@ -76,6 +76,7 @@ def server_config(app: ASGIApp, settings: Settings, proxy_headers: bool) -> uvic
         http="httptools" if _available("httptools") else "h11",
         loop="uvloop" if _available("uvloop") else "asyncio",
         lifespan="on",
+        log_config=None,  # uvicorn's loggers go through ours (ltigate.logs): JSON lines with request ids
     )
 
 
@@ -116,6 +117,7 @@ async def _serve(settings: Settings, *, run_worker: bool, proxy_headers: bool) -
     """Run uvicorn until a signal stops it; False when the server never started."""
     from ltigate.bootstrap import build_gateway  # see with_gateway: the adapters load on use
 
+    configure_logging(settings.log_level, settings.log_format)
     # The gateway's connections belong to this event loop, so it is built here, where uvicorn runs.
     gateway = await build_gateway(settings)
     try:
@@ -132,8 +134,7 @@ async def _serve(settings: Settings, *, run_worker: bool, proxy_headers: bool) -
 def worker(settings: Settings) -> None:
     """Deliver queued scores and run housekeeping (expired login states, key reloads) until SIGINT or
     SIGTERM; deliveries in flight finish first."""
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # the schema check at start is not news
+    configure_logging(settings.log_level, settings.log_format)
 
     async def work(gateway: Gateway) -> None:
         stop = asyncio.Event()

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ltigate import __version__
+from ltigate.logs import REQUEST_ID, REQUEST_ID_HEADER, request_id
 from ltigate.lti.errors import LtiError
 from ltigate.services.errors import ServiceError
 from ltigate.services.gateway import Gateway
@@ -51,17 +52,35 @@ class HotPaths:
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            hot = self._hot.get(scope["path"])
-            if hot is not None and scope["method"] in hot[0]:
-                began = time.perf_counter()
-                try:
-                    await self._serve(hot[1], scope, receive, send)
-                finally:
-                    if self._metrics is not None:
-                        self._metrics.request_seconds.observe(time.perf_counter() - began, scope["path"])
-                return
-        await self.fastapi(scope, receive, send)
+        if scope["type"] != "http":
+            await self.fastapi(scope, receive, send)
+            return
+        # Every log line of this request carries its id; the answer names it (X-Request-ID).
+        rid = request_id(_header(scope, REQUEST_ID_HEADER.encode()))
+        token = REQUEST_ID.set(rid)
+        stamp = (REQUEST_ID_HEADER.encode(), rid.encode())
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), stamp]
+            await send(message)
+
+        try:
+            await self._dispatch(scope, receive, stamped)
+        finally:
+            REQUEST_ID.reset(token)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hot = self._hot.get(scope["path"])
+        if hot is None or scope["method"] not in hot[0]:
+            await self.fastapi(scope, receive, send)
+            return
+        began = time.perf_counter()
+        try:
+            await self._serve(hot[1], scope, receive, send)
+        finally:
+            if self._metrics is not None:
+                self._metrics.request_seconds.observe(time.perf_counter() - began, scope["path"])
 
     async def _serve(self, endpoint: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
@@ -79,6 +98,13 @@ class HotPaths:
                 raise
             response = await unexpected_error(Request(scope, receive), exc)
             await response(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
 
 
 def create_app(gateway: Gateway, *, background: Sequence[Background] = ()) -> HotPaths:
