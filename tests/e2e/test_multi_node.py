@@ -5,7 +5,6 @@ and a replay of that launch is refused by both.
 from __future__ import annotations
 
 import json
-
 import os
 import subprocess
 import sys
