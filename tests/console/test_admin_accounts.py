@@ -20,9 +20,9 @@ from ltigate.services.console_sessions import (
     LockoutPolicy,
     SignInLocked,
     SignInRefused,
-    hash_session_id,
     locked_until,
 )
+from ltigate.services.digest import secret_digest
 from ltigate.services.errors import Conflict, InvalidField, NotFound
 
 pytestmark = pytest.mark.anyio
@@ -120,7 +120,7 @@ async def test_sign_in_makes_a_session_stored_only_as_a_hash(console: Console) -
 
     assert len(signed_in.session_id) >= 43
     assert await console.store.get(signed_in.session_id) is None
-    stored = await console.store.get(hash_session_id(signed_in.session_id))
+    stored = await console.store.get(secret_digest(signed_in.session_id))
     assert stored is not None and stored[1].name == "ada" and stored[0].client_address == "192.0.2.1"
     active = await console.sessions.resume(signed_in.session_id)
     assert active is not None and active.admin.last_sign_in_at is not None
@@ -140,7 +140,7 @@ async def test_a_session_ends_when_idle_or_at_its_absolute_end(console: Console)
     assert await console.sessions.resume(idle.session_id) is None
     console.clock.now = busy.expires_at
     assert await console.sessions.resume(busy.session_id) is None
-    assert await console.store.get(hash_session_id(busy.session_id)) is None  # deleted, not only refused
+    assert await console.store.get(secret_digest(busy.session_id)) is None  # deleted, not only refused
 
 
 async def test_disabling_or_resetting_the_password_ends_the_sessions(console: Console) -> None:
@@ -218,7 +218,7 @@ async def test_purge_removes_ended_sessions_and_old_failures(console: Console) -
     live = await console.sessions.sign_in("ada", PASSWORD, "192.0.2.1")
 
     assert await console.sessions.purge() == 2  # the idle session and the failure older than 30 minutes
-    assert await console.store.get(hash_session_id(ended.session_id)) is None
+    assert await console.store.get(secret_digest(ended.session_id)) is None
     assert await console.sessions.resume(live.session_id) is not None
 
 

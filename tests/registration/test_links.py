@@ -12,9 +12,9 @@ import httpx
 
 from ltigate.db import engine as db_engine
 from ltigate.db.registration import SqlRegistrationLinkStore
+from ltigate.services.digest import secret_digest
 from ltigate.services.gateway import Gateway
 from ltigate.services.records import RegistrationLink
-from ltigate.services.registration_links import hash_secret
 from tests.registration.conftest import (
     attempts,
     confirm,
@@ -80,7 +80,7 @@ def test_expired_revoked_and_unknown_links_are_refused(
         engine = db_engine.create_engine(gateway.settings.database_url)
         try:
             link = RegistrationLink(id="expired01", note="", created_at=time.time() - 120, expires_at=time.time() - 60)
-            await SqlRegistrationLinkStore(engine).create(link, hash_secret(expired))
+            await SqlRegistrationLinkStore(engine).create(link, secret_digest(expired))
         finally:
             await db_engine.dispose(engine)
 

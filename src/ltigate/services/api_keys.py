@@ -6,10 +6,10 @@ SHA-256 (not a password hash) fits: the secret has 256 bits of entropy, and look
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 
+from ltigate.services.digest import secret_digest
 from ltigate.services.errors import NotFound, Unauthorized
 from ltigate.services.ports import ApiKeyStore, Clock
 from ltigate.services.records import ApiKey
@@ -22,10 +22,6 @@ class IssuedApiKey:
     secret: str  # shown once
 
 
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 class ApiKeys:
     def __init__(self, store: ApiKeyStore, clock: Clock) -> None:
         self._store, self._clock = store, clock
@@ -34,14 +30,14 @@ class ApiKeys:
         prefix = secrets.token_hex(4)
         secret = f"ltg_{prefix}_{secrets.token_urlsafe(32)}"
         key = ApiKey(id=secrets.token_hex(8), name=check_text(name, "name"), prefix=prefix, created_at=self._clock())
-        await self._store.create(key, _hash(secret))
+        await self._store.create(key, secret_digest(secret))
         return IssuedApiKey(key=key, secret=secret)
 
     async def authenticate(self, secret: str | None) -> ApiKey:
         """The key for a presented secret; raises Unauthorized when missing, unknown or revoked."""
         if not secret:
             raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
-        key = await self._store.find(_hash(secret))
+        key = await self._store.find(secret_digest(secret))
         if key is None or key.revoked_at is not None:
             raise Unauthorized("the API key is unknown or revoked")
         await self._store.touch(key.id, self._clock())

@@ -24,6 +24,7 @@ from typing import Final
 
 from ltigate.services.admins import Admins, normalise_name
 from ltigate.services.console_ports import Administrator, ConsoleSession, ConsoleSessionStore, SignInFailureStore
+from ltigate.services.digest import secret_digest
 from ltigate.services.errors import ServiceError
 from ltigate.services.ports import Clock
 
@@ -70,10 +71,6 @@ class ActiveSession:
     admin: Administrator
     session: ConsoleSession
     form_token: str = field(repr=False)
-
-
-def hash_session_id(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 def locked_until(failures: Sequence[float], policy: LockoutPolicy) -> float | None:
@@ -132,13 +129,13 @@ class ConsoleSessions:
         if not admin.active:
             raise SignInRefused("this account is disabled; another administrator can enable it", "name")
         if replacing:
-            await self._sessions.delete(hash_session_id(replacing))
+            await self._sessions.delete(secret_digest(replacing))
         await self._failures.clear(name)
         session_id = secrets.token_urlsafe(32)
         expires_at = now + self.policy.absolute_seconds
         await self._sessions.create(
             ConsoleSession(
-                id_hash=hash_session_id(session_id),
+                id_hash=secret_digest(session_id),
                 admin_id=admin.id,
                 created_at=now,
                 last_seen_at=now,
@@ -154,7 +151,7 @@ class ConsoleSessions:
         idle too long, or its account is disabled."""
         if not session_id or len(session_id) > 200:
             return None
-        id_hash = hash_session_id(session_id)
+        id_hash = secret_digest(session_id)
         found = await self._sessions.get(id_hash)
         if found is None:
             return None
@@ -170,7 +167,7 @@ class ConsoleSessions:
 
     async def sign_out(self, session_id: str | None) -> None:
         if session_id:
-            await self._sessions.delete(hash_session_id(session_id))
+            await self._sessions.delete(secret_digest(session_id))
 
     async def purge(self) -> int:
         """Delete ended sessions and failures too old to matter; returns the rows removed."""

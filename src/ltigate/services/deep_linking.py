@@ -5,7 +5,6 @@ signed as an LtiDeepLinkingResponse and posted back to the platform by the brows
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping, Sequence
@@ -32,16 +31,13 @@ from ltigate.lti.errors import (
 from ltigate.lti.jws import sign
 from ltigate.lti.launch import read_resource_slug
 from ltigate.lti.message import LtiMessage
+from ltigate.services.digest import secret_digest
 from ltigate.services.ports import Clock, DeepLinkSessionStore, PlatformStore, ResourceStore
 from ltigate.services.records import DeepLinkSession, KeyPurpose, Platform, Resource
 from ltigate.services.resources import target_link_uri
 from ltigate.services.tool_keys import ToolKeys
 
 MAX_SEARCH = 200
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +99,7 @@ class DeepLinking:
                 deployment_id=message.deployment_id,
                 resource_slug=resource.fields.slug if resource else None,
                 settings=settings_claim(settings),
-                token_hash=_hash(token),
+                token_hash=secret_digest(token),
                 created_at=now,
                 expires_at=now + self._ttl,
             )
@@ -244,7 +240,7 @@ class DeepLinking:
 
     async def _session(self, launch_id: str, token: str) -> DeepLinkSession:
         session = await self._stored(launch_id)
-        if not hmac.compare_digest(_hash(token), session.token_hash):
+        if not hmac.compare_digest(secret_digest(token), session.token_hash):
             raise DeepLinkingTokenInvalid("this picker form does not belong to this deep-linking request")
         return session
 

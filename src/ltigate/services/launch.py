@@ -44,8 +44,9 @@ from ltigate.lti.message import LtiMessage, parse_message
 from ltigate.lti.platform_storage import StorageReport, check_storage_report, storage_origin
 from ltigate.lti.ticket import issue_ticket
 from ltigate.services.deep_linking import DeepLinking, OpenedSession
+from ltigate.services.digest import secret_digest
 from ltigate.services.learners import Learners
-from ltigate.services.login import GatewayUrls, hash_state
+from ltigate.services.login import GatewayUrls
 from ltigate.services.ports import Clock, KeyProvider, LaunchLog, ResourceStore, StateStore
 from ltigate.services.records import (
     ConsumedState,
@@ -271,7 +272,7 @@ class LaunchService:
         return visit.learner.id
 
     async def _consume_state(self, state_value: str, platform: Platform, now: float) -> LoginState:
-        return _usable(await self._states.consume(hash_state(state_value), now), platform, now)
+        return _usable(await self._states.consume(secret_digest(state_value), now), platform, now)
 
     async def _check_browser_binding(
         self,
@@ -291,7 +292,7 @@ class LaunchService:
         """
         if isinstance(binding, CookieBinding) and binding.state is not None:
             return None
-        state = _usable(await self._states.peek(hash_state(state_value)), platform, now)
+        state = _usable(await self._states.peek(secret_digest(state_value)), platform, now)
         if state.storage_target is None:
             if isinstance(binding, StorageBinding):
                 raise StateMissing("this login kept its state in a cookie, not in the platform's storage")

@@ -5,7 +5,6 @@ authentication request the browser is redirected to.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -13,13 +12,10 @@ from dataclasses import dataclass
 
 from ltigate.lti.errors import LtiError
 from ltigate.lti.login import LoginInitiation, build_auth_request_url, parse_login_initiation
+from ltigate.services.digest import secret_digest
 from ltigate.services.ports import Clock, LaunchLog, StateStore
 from ltigate.services.records import LaunchOutcome, LaunchRecord, LoginState, Platform
 from ltigate.services.registrations import Registrations
-
-
-def hash_state(state: str) -> str:
-    return hashlib.sha256(state.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +61,7 @@ class LoginService:
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         await self._states.put(
             LoginState(
-                state_hash=hash_state(state),
+                state_hash=secret_digest(state),
                 nonce=nonce,
                 platform_id=platform.id,
                 target_link_uri=initiation.target_link_uri,

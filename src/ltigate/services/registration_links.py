@@ -6,11 +6,11 @@ stored, and records the platform when it succeeds.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Final
 
+from ltigate.services.digest import secret_digest
 from ltigate.services.errors import InvalidField, NotFound, ServiceError
 from ltigate.services.ports import Clock
 from ltigate.services.records import RegistrationLink
@@ -58,10 +58,6 @@ class IssuedLink:
     url: str
 
 
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 class RegistrationLinks:
     def __init__(self, store: RegistrationLinkStore, clock: Clock, register_url: str) -> None:
         self._store, self._clock, self._register_url = store, clock, register_url
@@ -83,7 +79,7 @@ class RegistrationLinks:
             created_at=now,
             expires_at=now + ttl_seconds,
         )
-        await self._store.create(link, hash_secret(secret))
+        await self._store.create(link, secret_digest(secret))
         return IssuedLink(link=link, secret=secret, url=self.url(secret))
 
     async def list(self) -> list[RegistrationLink]:
@@ -100,7 +96,7 @@ class RegistrationLinks:
             raise RegistrationLinkRequired(
                 "this ltigate accepts Dynamic Registration only through a one-time registration link"
             )
-        link = await self._store.find(hash_secret(secret[:MAX_SECRET_LENGTH]))
+        link = await self._store.find(secret_digest(secret[:MAX_SECRET_LENGTH]))
         if link is None:
             raise RegistrationLinkUnknown("this registration link is not known: check that it was copied whole")
         state = link.state(self._clock())

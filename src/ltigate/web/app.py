@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Final
 
 import anyio
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.exceptions import HTTPException
@@ -176,20 +176,21 @@ def create_app(gateway: Gateway, *, background: Sequence[Background] = ()) -> Ho
     app.include_router(seats_api.router(gateway))
     app.include_router(deep_linking.api_router(gateway, env))
 
-    async def metrics(request: Request) -> Response:
+    async def metrics() -> Response:
         """Prometheus metrics of this process; scraped with an API key (`Authorization: Bearer <key>`)."""
-        header = request.headers.get("authorization", "")
-        scheme, _, secret = header.partition(" ")
-        try:
-            await gateway.api_keys.authenticate(secret.strip() if scheme.lower() == "bearer" else None)
-        except ServiceError as error:
-            return json_error(error.code, error.message, error.status)
         body = await gateway.metrics.render()
         return Response(
             body, media_type="text/plain; version=0.0.4; charset=utf-8", headers={"Cache-Control": "no-store"}
         )
 
-    app.router.routes.append(Route("/metrics", metrics, methods=["GET"]))
+    app.add_api_route(
+        "/metrics",
+        metrics,
+        methods=["GET"],
+        dependencies=[Depends(api.authenticator(gateway))],
+        include_in_schema=False,
+        response_class=Response,
+    )
     return HotPaths(app, gateway.metrics)
 
 
