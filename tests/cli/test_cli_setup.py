@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from ltigate.cli.serve import server_config
-from ltigate.config import load_settings
+from ltigate.cli.serve import _loop_factory, server_config
+from ltigate.config import SettingsError, load_settings
 from tests.cli.harness import Cli, failed
 
 
@@ -124,3 +125,19 @@ def test_server_config_without_proxy_headers(tmp_path: Path) -> None:
     config = server_config(FastAPI(), settings, proxy_headers=False)
 
     assert config.proxy_headers is False
+
+
+def test_server_runs_on_the_standard_event_loop_unless_uvloop_is_asked_for(tmp_path: Path) -> None:
+    default = load_settings(env={"LTIGATE_DATA_DIR": str(tmp_path)})
+    chosen = load_settings(env={"LTIGATE_DATA_DIR": str(tmp_path), "LTIGATE_EVENT_LOOP": "uvloop"})
+
+    assert server_config(FastAPI(), default, proxy_headers=False).loop == "asyncio"
+    assert _loop_factory(default) is None
+    assert server_config(FastAPI(), chosen, proxy_headers=False).loop == "uvloop"
+    factory = _loop_factory(chosen)
+    assert factory is not None and type(factory()).__module__.startswith("uvloop")
+
+
+def test_an_unknown_event_loop_stops_start_up_naming_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="LTIGATE_EVENT_LOOP"):
+        load_settings(env={"LTIGATE_DATA_DIR": str(tmp_path), "LTIGATE_EVENT_LOOP": "trio"})

@@ -56,8 +56,9 @@ def _available(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    if not _available("uvloop"):
+def _loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The server's event loop: the standard one unless uvloop is asked for (and installed)."""
+    if settings.event_loop != "uvloop" or not _available("uvloop"):
         return None
     factory: Callable[[], asyncio.AbstractEventLoop] = importlib.import_module("uvloop").new_event_loop
     return factory
@@ -74,7 +75,7 @@ def server_config(app: ASGIApp, settings: Settings, proxy_headers: bool) -> uvic
         log_level=settings.log_level,
         access_log=False,
         http="httptools" if _available("httptools") else "h11",
-        loop="uvloop" if _available("uvloop") else "asyncio",
+        loop="uvloop" if settings.event_loop == "uvloop" and _available("uvloop") else "asyncio",
         lifespan="on",
         log_config=None,  # uvicorn's loggers go through ours (ltigate.logs): JSON lines with request ids
     )
@@ -105,7 +106,7 @@ def serve(
         )
         trust_proxies = bool(settings.trusted_proxies) if proxy_headers is None else proxy_headers
         try:
-            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            with asyncio.Runner(loop_factory=_loop_factory(settings)) as runner:
                 started = runner.run(_serve(settings, run_worker=not no_worker, proxy_headers=trust_proxies))
         except KeyboardInterrupt:
             return
