@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from functools import partial
 
 from ltigate.config import Settings
 from ltigate.db import engine as db_engine
@@ -206,6 +207,7 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
             learners=learners,
             seats=seats,
             deep_linking=deep_linking,
+            unit_of_work=partial(db_engine.unit_of_work, engine),
             after_success=rosters.note_launch,
         ),
         launches=launches,

@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ltigate.db.engine import check_migrated, create_engine, ping
+from ltigate.db.engine import check_migrated, create_engine, dispose, ping, transaction, unit_of_work
 from ltigate.db.platforms import SqlPlatformStore
+from ltigate.db.schema import login_states
 from ltigate.db.states import SqlStateStore
 from ltigate.services.errors import StoreUnavailable
+from ltigate.services.records import LoginState
 
 pytestmark = pytest.mark.anyio
 
@@ -72,3 +75,65 @@ async def test_unknown_postgres_database_is_store_unavailable(missing_postgres_d
             await ping(engine)
     finally:
         await engine.dispose()
+
+
+def _state(state_hash: str) -> LoginState:
+    return LoginState(
+        state_hash=state_hash, nonce="n", platform_id="p1", target_link_uri="https://gate.test/", expires_at=9e9
+    )
+
+
+async def _stored(engine: AsyncEngine) -> set[str]:
+    async with transaction(engine) as connection:
+        return set((await connection.execute(select(login_states.c.state_hash))).scalars())
+
+
+async def test_a_unit_of_work_keeps_all_of_its_writes_or_none(engine: AsyncEngine) -> None:
+    states = SqlStateStore(engine)
+    with pytest.raises(RuntimeError, match="half way"):
+        async with unit_of_work(engine):
+            await states.put(_state("a"))
+            assert await states.consume("a", now=1.0) is not None  # its own writes are visible inside
+            await states.put(_state("b"))
+            raise RuntimeError("half way")
+    assert await _stored(engine) == set()
+
+    async with unit_of_work(engine):
+        await states.put(_state("a"))
+        await states.put(_state("b"))
+    assert await _stored(engine) == {"a", "b"}
+
+
+async def test_a_transaction_inside_a_unit_is_undone_alone(engine: AsyncEngine) -> None:
+    states = SqlStateStore(engine)
+    async with unit_of_work(engine):
+        await states.put(_state("kept"))
+        with pytest.raises(RuntimeError):
+            async with transaction(engine) as connection:
+                await connection.execute(insert(login_states).values(**_row("undone")))
+                raise RuntimeError("only this block")
+        async with unit_of_work(engine):  # a nested unit joins the outer one
+            await states.put(_state("also kept"))
+    assert await _stored(engine) == {"kept", "also kept"}
+
+
+async def test_a_unit_of_work_is_invisible_to_others_until_it_ends(engine: AsyncEngine) -> None:
+    other = create_engine(str(engine.url.render_as_string(hide_password=False)))
+    try:
+        async with unit_of_work(engine):
+            await SqlStateStore(engine).put(_state("pending"))
+            assert await _stored(other) == set()  # another connection (SQLite: a WAL reader) sees nothing yet
+        assert await _stored(other) == {"pending"}
+    finally:
+        await dispose(other)
+
+
+def _row(state_hash: str) -> dict[str, object]:
+    s = _state(state_hash)
+    return {
+        "state_hash": s.state_hash,
+        "nonce": s.nonce,
+        "platform_id": s.platform_id,
+        "target_link_uri": s.target_link_uri,
+        "expires_at": s.expires_at,
+    }

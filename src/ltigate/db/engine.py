@@ -7,10 +7,13 @@ stays for Alembic, tests and in-memory databases.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -41,6 +44,17 @@ SQLITE_PRAGMAS: Final = (
 
 # The inline database beside each async SQLite engine made by create_engine.
 _inline_engines: weakref.WeakKeyDictionary[AsyncEngine, InlineDatabase] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    engine: AsyncEngine
+    connection: AsyncConnection
+    task: asyncio.Task[object] | None
+
+
+# The unit of work open in the current task, if any (see unit_of_work).
+_unit: ContextVar[_Unit | None] = ContextVar("ltigate_unit_of_work", default=None)
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -140,14 +154,61 @@ def unavailable(exc: BaseException) -> StoreUnavailable:
     return StoreUnavailable(f"the database is unavailable: {str(detail).strip() or type(detail).__name__}")
 
 
+def _open_unit(engine: AsyncEngine) -> _Unit | None:
+    unit = _unit.get()
+    if unit is None or unit.engine is not engine or unit.task is not _current_task():
+        return None
+    return unit
+
+
+def _current_task() -> asyncio.Task[object] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
+
+
+@asynccontextmanager
+async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[None]:
+    """One transaction for every `transaction()` and `autocommit()` block on `engine` that the current task
+    runs inside this block: all of their writes are committed together when it ends without an exception,
+    or none. An `autocommit()` block joins the transaction; a `transaction()` block runs in a SAVEPOINT, so
+    an exception that leaves it undoes its own statements only (and may be handled inside the unit).
+
+    On SQLite the unit takes the write lock at its start (BEGIN IMMEDIATE: it waits for another process's
+    writer up to busy_timeout, and never fails later on upgrading a read). On an inline SQLite engine the
+    block must not yield to the event loop: everything awaited inside must be the stores' own statements or
+    in-memory work (a network call inside would hold the write lock and make the next transaction raise).
+    Tasks started inside do not join the unit. Nested units of the same engine join the outer one.
+    Raises as `transaction()` does.
+    """
+    if _open_unit(engine) is not None:
+        yield
+        return
+    async with transaction(engine) as connection:
+        if isinstance(connection, InlineConnection):
+            connection.begin_immediate()
+        token = _unit.set(_Unit(engine, connection, _current_task()))
+        try:
+            yield
+        finally:
+            _unit.reset(token)
+
+
 @asynccontextmanager
 async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection in a transaction, committed when the block ends without an exception.
 
     Raises StoreUnavailable when no connection can be had (server down, wrong credentials, unknown
     database, pool exhausted) or the connection breaks; every other error passes unchanged. On an inline
-    SQLite engine the block must await nothing but the connection's own methods.
+    SQLite engine the block must await nothing but the connection's own methods. Inside a `unit_of_work`
+    of the same engine, a SAVEPOINT of the unit's transaction.
     """
+    unit = _open_unit(engine)
+    if unit is not None:
+        async with _savepoint(unit.connection):
+            yield unit.connection
+        return
     inline = _inline_engines.get(engine)
     if inline is not None:
         with _inline_transaction(inline) as connection:
@@ -174,8 +235,18 @@ async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection for a single statement, which commits by itself. On PostgreSQL this saves the BEGIN and
     COMMIT round trips around it (a single statement is atomic); on SQLite it is `transaction()`.
 
-    Only for blocks of one write, or of reads; raises as `transaction()` does.
+    Only for blocks of one write, or of reads; raises as `transaction()` does. Inside a `unit_of_work` of
+    the same engine, the block runs in the unit's transaction.
     """
+    unit = _open_unit(engine)
+    if unit is not None:
+        try:
+            yield unit.connection
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise unavailable(exc) from exc
+            raise
+        return
     if engine.dialect.name != "postgresql":
         async with transaction(engine) as connection:
             yield connection
@@ -194,6 +265,21 @@ async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         raise
     finally:
         await connection.close()
+
+
+@asynccontextmanager
+async def _savepoint(connection: AsyncConnection) -> AsyncIterator[None]:
+    try:
+        if isinstance(connection, InlineConnection):
+            with connection.savepoint():
+                yield
+        else:
+            async with connection.begin_nested():
+                yield
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise unavailable(exc) from exc
+        raise
 
 
 @contextmanager

@@ -18,6 +18,7 @@ import threading
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import exc
@@ -92,6 +93,15 @@ class InlineConnection:
 
     async def run_sync(self, fn: Callable[[Connection], T]) -> T:
         return fn(self._connection)
+
+    def begin_immediate(self) -> None:
+        """Start the driver's transaction now, with the write lock (see engine.unit_of_work)."""
+        self._connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def savepoint(self) -> AbstractContextManager[Any]:
+        """A SAVEPOINT in this connection's transaction, released at the end of the block and rolled back
+        to when the block raises."""
+        return self._connection.begin_nested()
 
     def run_prepared(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Any]:
         """Run `prepared` on the DBAPI connection inside this connection's transaction; driver errors are

@@ -3,6 +3,11 @@ then consume the state, check nonce, claims, deployment and resource, find or cr
 check their seat, log the attempt, and hand the launch to the app with a ticket. Every attempt, good or
 bad, is written to the launch log.
 
+Everything a launch writes after its signature verified (the state consumed, a new deployment, the learner,
+the seat, the course, the deep-linking session, the launch log row) is one unit of work: kept together, or
+not at all (a crash or a database failure half-way leaves no half-recorded launch). The key set is fetched
+before the unit begins, so the unit never waits for the network.
+
 The state is bound to the browser by a cookie or, where the browser sends none, by the platform's
 postMessage storage (§8.4): then the first answer is a `StorageCheck` (read the values back in the
 browser), and the launch completes when ltigate's check page posts what it read (docs/decisions/0006).
@@ -47,7 +52,7 @@ from ltigate.services.deep_linking import DeepLinking, OpenedSession
 from ltigate.services.digest import secret_digest
 from ltigate.services.learners import Learners
 from ltigate.services.login import GatewayUrls
-from ltigate.services.ports import Clock, KeyProvider, LaunchLog, ResourceStore, StateStore
+from ltigate.services.ports import Clock, KeyProvider, LaunchLog, ResourceStore, StateStore, UnitOfWork
 from ltigate.services.records import (
     ConsumedState,
     DeploymentPolicy,
@@ -124,6 +129,17 @@ class CompletedLaunch:
     picker: OpenedSession | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A launch whose token's signature and claims verified; nothing stored was read or written yet."""
+
+    id_token: str
+    state: str
+    platform: Platform
+    claims: dict[str, object]
+    now: float
+
+
 @dataclass(slots=True)
 class _Trace:
     """What is known so far about an attempt, for the launch log."""
@@ -154,9 +170,10 @@ class LaunchService:
         learners: Learners,
         seats: Seats,
         deep_linking: DeepLinking,
+        unit_of_work: UnitOfWork,
         after_success: Callable[[Platform, LtiMessage], Awaitable[None]] | None = None,
     ) -> None:
-        self._after_success, self._deep_linking = after_success, deep_linking
+        self._after_success, self._deep_linking, self._unit_of_work = after_success, deep_linking, unit_of_work
         self._learners, self._seats = learners, seats
         self._registrations, self._keys, self._states, self._resources = registrations, keys, states, resources
         self._log, self._tool_keys, self._urls, self._issuer = log, tool_keys, urls, issuer
@@ -170,15 +187,25 @@ class LaunchService:
         launch_id = uuid.uuid4().hex
         trace = _Trace()
         try:
-            return await self._complete(launch_id, form, binding, trace)
+            verified = await self._verify(form, binding, trace)
         except LtiError as error:
             await self._log.record(_failure(launch_id, self._clock(), error, trace))
             error.reference = launch_id
             raise
+        failure: LtiError | None = None
+        async with self._unit_of_work():
+            try:
+                return await self._admit_launch(launch_id, form, binding, verified, trace)
+            except LtiError as error:
+                # Kept with what the attempt wrote before it failed (the state it consumed stays consumed).
+                await self._log.record(_failure(launch_id, self._clock(), error, trace))
+                error.reference = launch_id
+                failure = error
+        assert failure is not None  # the block returned otherwise
+        raise failure
 
-    async def _complete(
-        self, launch_id: str, form: LaunchForm, binding: BrowserBinding, trace: _Trace
-    ) -> CompletedLaunch | StorageCheck:
+    async def _verify(self, form: LaunchForm, binding: BrowserBinding, trace: _Trace) -> _Verified:
+        """The form's checks and the token's signature and claims: reads only (and the key-set fetch)."""
         if form.error:
             detail = f": {form.error_description[:300]}" if form.error_description else ""
             raise PlatformReportedError(f"the platform answered the login with error '{form.error[:60]}'{detail}")
@@ -204,11 +231,17 @@ class LaunchService:
             leeway=self._leeway,
         )
         trace.claims = claims
-        # Only now, with a verified signature, may the attempt touch stored state.
-        check = await self._check_browser_binding(form.id_token, form.state, binding, claims, platform, now)
+        return _Verified(form.id_token, form.state, platform, claims, now)
+
+    async def _admit_launch(
+        self, launch_id: str, form: LaunchForm, binding: BrowserBinding, verified: _Verified, trace: _Trace
+    ) -> CompletedLaunch | StorageCheck:
+        """Everything after the signature: only now may the attempt touch stored state."""
+        platform, claims, now = verified.platform, verified.claims, verified.now
+        check = await self._check_browser_binding(verified.id_token, verified.state, binding, claims, platform, now)
         if check is not None:
             return check
-        state = await self._consume_state(form.state, platform, now)
+        state = await self._consume_state(verified.state, platform, now)
         check_nonce(claims, state.nonce)
         message = parse_message(claims, platform.fields.client_id)
         trace.message = message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,6 +44,10 @@ from ltigate.services.records import (
 )
 
 Clock = Callable[[], float]
+
+# One transaction around several stores' writes (db.engine.unit_of_work): all of them are kept, or none.
+# The block may await only the stores' own calls and in-memory work: no network, no sleeping.
+UnitOfWork = Callable[[], AbstractAsyncContextManager[None]]
 
 
 class PlatformStore(Protocol):
