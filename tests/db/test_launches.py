@@ -6,8 +6,10 @@ from dataclasses import replace
 
 import anyio
 import pytest
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ltigate.db.engine import statement_engine, transaction
 from ltigate.db.launches import SqlLaunchLog
 from ltigate.db.schema import launches
 from ltigate.services.errors import Conflict
@@ -122,3 +124,37 @@ async def test_concurrent_redemptions_let_one_win(log: SqlLaunchLog) -> None:
         for index in range(20):
             group.start_soon(redeem, index)
     assert sorted(results) == [False] * 19 + [True]
+
+
+async def test_failures_are_listed_through_the_failures_only_indexes(log: SqlLaunchLog, engine: AsyncEngine) -> None:
+    await log.record(SUCCEEDED)
+    await log.record(FAILED)
+    seen: list[tuple[str, object]] = []
+
+    def capture(_conn: object, _cursor: object, statement: str, parameters: object, *_: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    sync = statement_engine(engine)
+    event.listen(sync, "before_cursor_execute", capture)
+    try:
+        failed = await log.list(LaunchFilter(outcome=LaunchOutcome.FAILED))
+        by_code = await log.list(LaunchFilter(error_code="nonce_replayed"))
+    finally:
+        event.remove(sync, "before_cursor_execute", capture)
+    assert [r.id for r in failed] == [r.id for r in by_code] == ["l0"]
+    assert await log.list(LaunchFilter(outcome=LaunchOutcome.SUCCEEDED)) == [SUCCEEDED]
+
+    plans = []
+    async with transaction(engine) as connection:
+        for statement, parameters in seen:
+            explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+            if engine.dialect.name == "postgresql":  # the bound values inline, as a custom plan would see them
+                await connection.exec_driver_sql("SET enable_seqscan = off")
+            rows = (await connection.exec_driver_sql(explain + statement, parameters)).all()  # type: ignore[arg-type]
+            plans.append(" ".join(str(value) for row in rows for value in row))
+    failures_only = ("ix_launches_failed_created_at", "ix_launches_error_code_created_at")
+    assert any(name in plans[0] for name in failures_only), plans[0]  # PostgreSQL may take either on few rows
+    assert "ix_launches_error_code_created_at" in plans[1], plans[1]
+    if engine.dialect.name == "sqlite":
+        assert "ix_launches_failed_created_at" in plans[0], plans[0]

@@ -17,8 +17,8 @@ from ltigate.services.errors import NotMigrated
 pytestmark = pytest.mark.anyio
 
 
-def test_head_revision_is_the_registration_migration() -> None:
-    assert head_revision() == "0006"
+def test_head_revision_is_the_launch_log_index_migration() -> None:
+    assert head_revision() == "0007"
 
 
 def test_upgrade_leaves_a_database_equal_to_the_schema(database_url: str) -> None:
@@ -53,7 +53,7 @@ async def test_check_migrated_on_an_empty_database_says_what_to_run(empty_databa
         await engine.dispose()
     assert caught.value.code == "database_not_migrated"
     assert str(caught.value) == (
-        f"the database at {display_url(engine)} is not migrated (at revision none, code expects 0006); "
+        f"the database at {display_url(engine)} is not migrated (at revision none, code expects 0007); "
         "run `ltigate migrate`"
     )
 
@@ -73,7 +73,7 @@ async def test_upgrade_of_an_empty_database_creates_every_table(empty_database_u
 async def test_check_migrated_reports_the_revision_found(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         await connection.execute(text("UPDATE alembic_version SET version_num = '0000'"))
-    with pytest.raises(NotMigrated, match=r"\(at revision 0000, code expects 0006\)"):
+    with pytest.raises(NotMigrated, match=r"\(at revision 0000, code expects 0007\)"):
         await check_migrated(engine)
 
 

@@ -103,6 +103,8 @@ class SqlLaunchLog:
         statement = select(launches)
         if query.outcome is not None:
             statement = statement.where(launches.c.outcome == query.outcome.value)
+            if query.outcome is LaunchOutcome.FAILED:  # lets the planner use the failures-only indexes
+                statement = statement.where(launches.c.error_code.is_not(None))
         if query.platform_id is not None:
             statement = statement.where(launches.c.platform_id == query.platform_id)
         if query.error_code is not None:

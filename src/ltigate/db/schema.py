@@ -107,6 +107,11 @@ login_states = Table(
     Index(None, "expires_at"),
 )
 
+_FAILED_ONLY = {
+    "sqlite_where": text("error_code IS NOT NULL"),
+    "postgresql_where": text("error_code IS NOT NULL"),
+}
+
 # No foreign keys: the log keeps failed attempts from unknown platforms, and outlives what it names.
 launches = Table(
     "launches",
@@ -131,8 +136,10 @@ launches = Table(
     Column("ticket_redeemed_at", Double, nullable=True),
     Column("learner_id", String, nullable=True),
     Index(None, "created_at"),
-    Index(None, "outcome", "created_at"),
-    Index(None, "error_code", "created_at"),
+    # Failures only (every failure has an error code; a success has none): a successful launch, the bulk of
+    # the log, writes two index pages less. Queries for failures say `error_code IS NOT NULL` to use them.
+    Index("ix_launches_failed_created_at", "created_at", **_FAILED_ONLY),
+    Index(None, "error_code", "created_at", **_FAILED_ONLY),
     Index(None, "platform_id", "created_at"),
     Index(None, "sub", "created_at"),
 )
