@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from harness import Database, backend_cpu_seconds, cpu_seconds, free_port
+from harness import Database, backend_cpu_seconds, cpu_seconds, free_port, memory_mb
 from lms import KeySetServer, Lms
 from target import APP_URL, RESOURCE, ServedGateway, machine_busy_seconds
 from wire import Client, make_client
@@ -70,20 +70,33 @@ def _failure_name(step: str, status: int, body: bytes) -> str:
     return f"{step} {status} {match.group(1).decode() if match else '-'}"
 
 
-async def virtual_user(number: int, client: Client, lms: Lms, gateway_url: str, run: Run) -> None:
-    """Loop complete launches as one browser: login, keep the state cookie, sign the launch, post it."""
+async def virtual_user(
+    number: int, client: Client, lms: Lms, gateway_url: str, run: Run, fresh_users: bool = False
+) -> None:
+    """Loop complete launches as one browser: login, keep the state cookie, sign the launch, post it.
+
+    With `fresh_users` every launch is by a learner the gateway has not seen (a new sub and learner row),
+    as in a large population; otherwise the browser is always the same learner."""
     target = f"{gateway_url}/lti/launch?resource={RESOURCE}"
-    login_form = urlencode(
-        {
-            "iss": lms.issuer,
-            "login_hint": f"user-{number}",
-            "target_link_uri": target,
-            "client_id": lms.client_id,
-            "lti_deployment_id": lms.deployment_id,
-        }
-    )
+
+    def login_form_of(user: int) -> str:
+        return urlencode(
+            {
+                "iss": lms.issuer,
+                "login_hint": f"user-{user}",
+                "target_link_uri": target,
+                "client_id": lms.client_id,
+                "lti_deployment_id": lms.deployment_id,
+            }
+        )
+
+    user, login_form, launches_done = number, login_form_of(number), 0
     clock = time.perf_counter
     while not run.stopping:
+        if fresh_users:
+            launches_done += 1
+            user = number * 100_000_000 + launches_done
+            login_form = login_form_of(user)
         started = clock()
         try:
             login = await client.post_form("/lti/login", login_form)
@@ -94,7 +107,7 @@ async def virtual_user(number: int, client: Client, lms: Lms, gateway_url: str, 
             state, nonce = query["state"][0], query["nonce"][0]
             cookie = (login.header("set-cookie") or "").split(";", 1)[0]
             logged_in = clock()
-            token = lms.token(lms.claims(nonce=nonce, target_link_uri=target, user=number))
+            token = lms.token(lms.claims(nonce=nonce, target_link_uri=target, user=user))
             signed = clock()
             launch = await client.post_form("/lti/launch", urlencode({"id_token": token, "state": state}), cookie)
             finished = clock()
@@ -132,6 +145,7 @@ class Figures:
     sessions: int | None
     errors: dict[str, int]
     warmup_errors: dict[str, int]
+    rss_mb: tuple[float, float, float] | None = None  # the server's VmRSS after warm-up, at the end; VmHWM
 
     def as_dict(self) -> dict[str, object]:
         per = 1000.0 / self.launches if self.launches else float("nan")
@@ -155,6 +169,7 @@ class Figures:
             "postgres_sessions_opened": self.sessions,
             "errors": self.errors,
             "warmup_errors": self.warmup_errors,
+            "server_rss_mb": self.rss_mb,
         }
 
     def print(self) -> None:
@@ -182,6 +197,11 @@ class Figures:
             f"  other CPU load      {d['other_cpu_cores']:.0%} of a core (other processes on the machine; "  # type: ignore[str-format]
             "figures are clean only when this is near 0)"
         )
+        if self.rss_mb is not None:
+            start, end, peak = self.rss_mb
+            print(
+                f"  server memory       RSS {start:.1f} MB after warm-up, {end:.1f} MB at the end (peak {peak:.1f} MB)"
+            )
         errors = sum(self.errors.values())
         print(f"  errors              {errors}" + "".join(f"\n    {n}  {what}" for what, n in self.errors.items()))
         if self.warmup_errors:
@@ -195,7 +215,9 @@ async def generator_share(
     end inside `window` (time.time() bounds); what it measured, as JSON-able lists."""
     run = Run()
     clients = [make_client(args.client, "127.0.0.1", port) for _ in range(users)]
-    tasks = [asyncio.create_task(virtual_user(first + n, clients[n], lms, url, run)) for n in range(users)]
+    tasks = [
+        asyncio.create_task(virtual_user(first + n, clients[n], lms, url, run, args.fresh_users)) for n in range(users)
+    ]
     try:
         await asyncio.sleep(max(0.0, window[0] - time.time()))
         run.recording = True
@@ -291,10 +313,14 @@ async def measure(args: argparse.Namespace, gateway: ServedGateway, lms: Lms, da
     host, port = "127.0.0.1", gateway.port
     clients = [make_client(args.client, host, port) for _ in range(args.concurrency)]
     server_pid = gateway.process.pid if gateway.process else 0
-    users = [asyncio.create_task(virtual_user(n, clients[n], lms, gateway.url, run)) for n in range(args.concurrency)]
+    users = [
+        asyncio.create_task(virtual_user(n, clients[n], lms, gateway.url, run, args.fresh_users))
+        for n in range(args.concurrency)
+    ]
     try:
         await asyncio.sleep(args.warmup)
         run.recording = True
+        rss0 = memory_mb(server_pid)[0]
         began, server0, mine0 = time.perf_counter(), cpu_seconds(server_pid), cpu_seconds(os.getpid())
         postgres0 = backend_cpu_seconds(database.name) if database.name else None
         machine0 = machine_busy_seconds()
@@ -307,6 +333,7 @@ async def measure(args: argparse.Namespace, gateway: ServedGateway, lms: Lms, da
         postgres = backend_cpu_seconds(database.name) - postgres0 if database.name and postgres0 is not None else None
         other = machine_busy_seconds() - machine0 - server_cpu - mine - (postgres or 0.0)
         sessions1 = await database.sessions()
+        rss1, peak = memory_mb(server_pid)
         run.stopping = True
         await asyncio.wait(users, timeout=30)
     finally:
@@ -330,6 +357,7 @@ async def measure(args: argparse.Namespace, gateway: ServedGateway, lms: Lms, da
         sessions=None if sessions0 is None or sessions1 is None else sessions1 - sessions0,
         errors=dict(run.errors),
         warmup_errors=dict(run.warmup_errors),
+        rss_mb=(rss0, rss1, peak),
     )
 
 
@@ -402,6 +430,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--worker", action="store_true", help="run the housekeeping worker inside serve")
     parser.add_argument("--serve-args", default="", help="extra arguments for `ltigate serve`")
+    parser.add_argument(
+        "--fresh-users", action="store_true", help="every launch by a learner not seen before (a new sub each time)"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line too")
     parser.add_argument("--server-log", default=None, help="copy the server's output to this file at the end")
     parser.add_argument("--profile-hold", action="store_true", help="print the server pid (for py-spy)")

@@ -5,6 +5,8 @@ Types are chosen to behave the same on SQLite and PostgreSQL; timestamps are flo
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -107,7 +109,7 @@ login_states = Table(
     Index(None, "expires_at"),
 )
 
-_FAILED_ONLY = {
+_FAILED_ONLY: dict[str, Any] = {
     "sqlite_where": text("error_code IS NOT NULL"),
     "postgresql_where": text("error_code IS NOT NULL"),
 }

@@ -9,6 +9,7 @@ Create Date: 2026-11-22
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,7 +19,7 @@ down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_FAILED_ONLY = {
+_FAILED_ONLY: dict[str, Any] = {
     "sqlite_where": sa.text("error_code IS NOT NULL"),
     "postgresql_where": sa.text("error_code IS NOT NULL"),
 }
