@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from functools import partial
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ltigate.config import Settings
 from ltigate.db import engine as db_engine
@@ -19,6 +25,7 @@ from ltigate.db.platforms import SqlPlatformStore
 from ltigate.db.registration import SqlRegistrationAttemptLog, SqlRegistrationLinkStore
 from ltigate.db.resources import SqlResourceStore
 from ltigate.db.rosters import SqlRosterStore
+from ltigate.db.sealed_values import SqlSealedValueStore
 from ltigate.db.seats import SqlSeatStore
 from ltigate.db.states import SqlStateStore
 from ltigate.db.tokens import SqlTokenCache
@@ -27,11 +34,13 @@ from ltigate.lti.jwks import CachePolicy
 from ltigate.lti.registration import ToolDescription
 from ltigate.net.client import OutboundClient
 from ltigate.net.jwks_cache import JwksCache
+from ltigate.secret_key_files import DataDirectoryKeyFiles
 from ltigate.services.admins import Admins, Passwords
 from ltigate.services.api_keys import ApiKeys
 from ltigate.services.console_sessions import ConsoleSessions
 from ltigate.services.deep_linking import DeepLinking
 from ltigate.services.dynamic_registration import DynamicRegistration, RegistrationMode, RegistrationPolicy
+from ltigate.services.errors import SecretKeyMismatch
 from ltigate.services.gateway import Gateway, ToolUrls
 from ltigate.services.grades import Grades
 from ltigate.services.launch import LaunchService
@@ -41,6 +50,7 @@ from ltigate.services.line_items import LineItems
 from ltigate.services.login import GatewayUrls, LoginService
 from ltigate.services.metrics import CountedLaunchLog, Metrics, Reading
 from ltigate.services.platforms import Platforms
+from ltigate.services.ports import KeySetShare, TokenCache
 from ltigate.services.registration_links import RegistrationLinks
 from ltigate.services.registrations import Registrations
 from ltigate.services.resource_cache import ResourceCache
@@ -49,6 +59,7 @@ from ltigate.services.rosters import Rosters
 from ltigate.services.score_delivery import ScoreDelivery
 from ltigate.services.sealing import Sealer
 from ltigate.services.seats import Seats
+from ltigate.services.secret_rotation import SecretKeyFiles, SecretRotation
 from ltigate.services.service_calls import ServiceCalls
 from ltigate.services.service_tokens import ServiceTokens
 from ltigate.services.tool_keys import ToolKeys
@@ -57,6 +68,10 @@ from ltigate.services.wakeup import Wakeup
 # Consumed states are kept past their expiry so a replayed launch is named as such, not as "unknown".
 KEEP_CONSUMED_SECONDS = 3600.0
 KEEP_REGISTRATION_ATTEMPTS_SECONDS = 90 * 24 * 3600.0
+
+
+async def _nothing_to_close() -> None:
+    return None
 
 
 async def build_gateway(settings: Settings, *, check_schema: bool = True, transport: object | None = None) -> Gateway:
@@ -77,18 +92,24 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
     except BaseException:
         await db_engine.dispose(engine)
         raise
-    jwks = JwksCache(outbound, policy=CachePolicy(refetch_cooldown=settings.jwks_refetch_cooldown_seconds))
+    sealer = Sealer(settings.secret_key)
+    shared = _shared_caches(settings, sealer, SqlTokenCache(engine))
+    jwks = JwksCache(
+        outbound,
+        policy=CachePolicy(refetch_cooldown=settings.jwks_refetch_cooldown_seconds),
+        share=shared.key_sets,
+        share_wait=settings.outbound_timeout_seconds + 1,
+    )
     platform_store = SqlPlatformStore(engine)
     state_store = SqlStateStore(engine)
     metrics = Metrics()
     launch_log = CountedLaunchLog(SqlLaunchLog(engine), metrics)
     resource_store = ResourceCache(SqlResourceStore(engine), clock)  # looked up on every launch
     registrations = Registrations(platform_store, clock)
-    sealer = Sealer(settings.secret_key)
     tool_keys = ToolKeys(SqlKeyStore(engine), sealer, clock, settings.key_overlap_hours * 3600)
     outbox = SqlScoreOutbox(engine)
     wakeup = Wakeup()
-    service_tokens = ServiceTokens(outbound, SqlTokenCache(engine), tool_keys, sealer, clock)
+    service_tokens = ServiceTokens(outbound, shared.tokens, tool_keys, sealer, clock)
     calls = ServiceCalls(outbound, service_tokens)
     line_items = LineItems(calls)
     rosters = Rosters(SqlRosterStore(engine), platform_store, calls, clock)
@@ -111,7 +132,7 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
     )
     tool_urls = ToolUrls.from_settings(settings)
     urls = GatewayUrls(origin=settings.origin, launch_url=tool_urls.launch_url)
-    await tool_keys.ensure()
+    await _ensure_tool_keys(tool_keys, engine, settings)
     deep_linking = DeepLinking(
         store=SqlDeepLinkSessionStore(engine),
         platforms=platform_store,
@@ -154,6 +175,12 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
             Reading("ltigate_jwks_fetch_failures_total", "Failed key set fetches", "counter", (((), jwks.failures),)),
             Reading("ltigate_jwks_cache_hits_total", "Keys found in a fresh cached set", "counter", (((), jwks.hits),)),
             Reading(
+                "ltigate_jwks_shared_sets_total",
+                "Key sets taken from another process through Redis",
+                "counter",
+                (((), jwks.shared),),
+            ),
+            Reading(
                 "ltigate_token_requests_total",
                 "Service token requests sent to platforms",
                 "counter",
@@ -165,6 +192,7 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
                 "gauge",
                 tuple(((("status", status.value),), float(n)) for status, n in sorted(counts.items())),
             ),
+            *shared.readings(),
         ]
 
     metrics.add_reader(readings)
@@ -179,6 +207,7 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
 
     async def close() -> None:
         await outbound.aclose()
+        await shared.aclose()
         await db_engine.dispose(engine)
 
     async def check_ready() -> None:
@@ -232,6 +261,81 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
         registration_links=registration_links,
         dynamic_registration=dynamic_registration,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _SharedCaches:
+    """Where the short-lived caches live: Redis when LTIGATE_REDIS_URL is set, else each process keeps its
+    key sets and the database the service tokens."""
+
+    tokens: TokenCache
+    key_sets: KeySetShare | None = None
+    fallbacks: Callable[[], dict[str, int]] | None = None
+    aclose: Callable[[], Awaitable[None]] = field(default=_nothing_to_close)
+
+    def readings(self) -> list[Reading]:
+        if self.fallbacks is None:
+            return []
+        counts = self.fallbacks()
+        samples = tuple(((("cache", cache),), float(counts.get(cache, 0))) for cache in ("jwks", "tokens"))
+        return [
+            Reading(
+                "ltigate_redis_fallbacks_total",
+                "Redis calls that failed and were answered without Redis",
+                "counter",
+                samples,
+            )
+        ]
+
+
+def _shared_caches(settings: Settings, sealer: Sealer, database_tokens: TokenCache) -> _SharedCaches:
+    if settings.redis_url is None:
+        return _SharedCaches(tokens=database_tokens)
+    # Imported here: the redis package is an optional extra (config checks it is installed).
+    from ltigate.cache.connection import RedisConnection
+    from ltigate.cache.key_sets import RedisKeySets
+    from ltigate.cache.tokens import RedisTokenCache
+
+    redis = RedisConnection(
+        settings.redis_url, prefix=settings.redis_key_prefix, timeout=settings.redis_timeout_seconds, sealer=sealer
+    )
+    return _SharedCaches(
+        tokens=RedisTokenCache(redis, database_tokens, wait=settings.outbound_timeout_seconds + 1),
+        key_sets=RedisKeySets(redis),
+        fallbacks=lambda: redis.fallbacks,
+        aclose=redis.aclose,
+    )
+
+
+async def _ensure_tool_keys(tool_keys: ToolKeys, engine: AsyncEngine, settings: Settings) -> None:
+    """Make sure the tool keys exist and open. Keys that do not open with the configured secret key stop the
+    start with the reason the key files in the data directory tell (an interrupted `ltigate rotate-secret`)."""
+    rotation = SecretRotation(
+        SqlSealedValueStore(engine), DataDirectoryKeyFiles.for_settings(settings), settings.secret_key
+    )
+    try:
+        await tool_keys.ensure()
+    except SecretKeyMismatch as mismatch:
+        explained = await rotation.explain(mismatch)
+        await db_engine.dispose(engine)
+        raise explained from None
+    if (warning := rotation.leftover()) is not None:
+        logging.getLogger("ltigate").warning(warning)
+
+
+@asynccontextmanager
+async def secret_rotation(
+    settings: Settings, *, key_files: SecretKeyFiles | None = None
+) -> AsyncIterator[SecretRotation]:
+    """The secret key rotation over the configured database (checked to be migrated) and the data
+    directory's key files; the connections are closed at the end. Raises NotMigrated, StoreUnavailable."""
+    engine = db_engine.create_engine(settings.database_url)
+    try:
+        await db_engine.check_migrated(engine)
+        files = key_files or DataDirectoryKeyFiles.for_settings(settings)
+        yield SecretRotation(SqlSealedValueStore(engine), files, settings.secret_key)
+    finally:
+        await db_engine.dispose(engine)
 
 
 def migrate(settings: Settings) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib.util
 import ipaddress
 import math
 import os
@@ -20,6 +21,11 @@ from urllib.parse import urlsplit
 
 PREFIX: Final = "LTIGATE_"
 SECRET_KEY_FILE_NAME: Final = "secret.key"  # noqa: S105 (a file name, not a secret)
+# `ltigate rotate-secret`: the new key waits here until the database is re-encrypted with it, and the
+# replaced one is kept here until the operator removes it (docs/decisions/0010-secret-rotation.md).
+PENDING_SECRET_KEY_FILE_NAME: Final = "secret.key.new"  # noqa: S105
+OLD_SECRET_KEY_FILE_NAME: Final = "secret.key.old"  # noqa: S105
+SECRET_KEY_BYTES: Final = 32
 
 
 class SettingsError(Exception):
@@ -32,6 +38,9 @@ class Settings:
     data_dir: Path
     database_url: str = field(repr=False)  # may carry a password
     secret_key: bytes = field(repr=False)
+    # The data directory's generated key file, which `ltigate rotate-secret` replaces; None when the key
+    # comes from LTIGATE_SECRET_KEY or LTIGATE_SECRET_KEY_FILE (the operator's to replace).
+    secret_key_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     trusted_proxies: tuple[str, ...] = ()
@@ -53,12 +62,18 @@ class Settings:
     # sends a loop iteration's answers together at its end, which doubles tail latency under load
     # (bench/README.md, "Event loop").
     event_loop: str = "asyncio"
+    workers: int = 1  # `serve`'s server processes on one listening socket (cli/supervisor.py)
     # Dynamic Registration: "link" (only with a one-time registration link), "open" (anyone) or "off".
     dynamic_registration: str = "link"
     registration_approval: str = "required"  # "required": a new registration waits for an administrator; "automatic"
     # Issuer → configuration hosts allowed to differ from the issuer's host (platforms that break DR §3.5.2).
     registration_issuer_hosts: tuple[tuple[str, tuple[str, ...]], ...] = ()
     tool_name: str = "ltigate"  # the name LMSs show for the tool (Dynamic Registration, Canvas JSON)
+    # Redis for the short-lived caches shared by every process (key sets, service tokens); None: the
+    # database holds service tokens and each process its own key sets (docs/decisions/0011).
+    redis_url: str | None = field(default=None, repr=False)  # may carry a password
+    redis_key_prefix: str = "ltigate:"
+    redis_timeout_seconds: float = 1.0
 
     @property
     def secure(self) -> bool:
@@ -162,24 +177,47 @@ def _frame_ancestors(env: Mapping[str, str]) -> tuple[str, ...]:
     return sources
 
 
-def _secret_key(env: Mapping[str, str], data_dir: Path) -> bytes:
-    raw = _read(env, "SECRET_KEY", secret=True)
-    source = PREFIX + "SECRET_KEY"
-    if raw is None:
-        path = data_dir / SECRET_KEY_FILE_NAME
-        if not path.exists():
-            data_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode() + "\n")
-        raw, source = path.read_text().strip(), str(path)
+def generate_secret_key() -> bytes:
+    return secrets.token_bytes(SECRET_KEY_BYTES)
+
+
+def format_secret_key(key: bytes) -> str:
+    """A secret key as it is written to a key file: urlsafe base64 and a newline."""
+    return base64.urlsafe_b64encode(key).decode() + "\n"
+
+
+def parse_secret_key(raw: str, source: str) -> bytes:
+    """A secret key from its urlsafe base64 text (padding optional); raises SettingsError naming `source`."""
+    raw = raw.strip()
     try:
         key = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
     except (binascii.Error, ValueError):
         raise SettingsError(f"{source}: the secret key is not urlsafe base64") from None
-    if len(key) < 32:
-        raise SettingsError(f"{source}: the secret key has {len(key)} bytes; at least 32 are needed")
+    if len(key) < SECRET_KEY_BYTES:
+        raise SettingsError(f"{source}: the secret key has {len(key)} bytes; at least {SECRET_KEY_BYTES} are needed")
     return key
+
+
+def _secret_key(env: Mapping[str, str], data_dir: Path) -> tuple[bytes, Path | None]:
+    """The secret key, and the data directory's file it was read from (None: from the environment)."""
+    raw = _read(env, "SECRET_KEY", secret=True)
+    if raw is not None:
+        return parse_secret_key(raw, PREFIX + "SECRET_KEY"), None
+    path = data_dir / SECRET_KEY_FILE_NAME
+    if not path.exists():
+        # A fresh key beside a rotation's files would hide the key the database is sealed with.
+        for left in (PENDING_SECRET_KEY_FILE_NAME, OLD_SECRET_KEY_FILE_NAME):
+            if (data_dir / left).exists():
+                raise SettingsError(
+                    f"{path} is missing but {data_dir / left} exists (left by `ltigate rotate-secret`): put the "
+                    f"key the database is sealed with back as {SECRET_KEY_FILE_NAME} (from a backup, or "
+                    f"{PENDING_SECRET_KEY_FILE_NAME} after an interrupted rotation)"
+                )
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(format_secret_key(generate_secret_key()))
+    return parse_secret_key(path.read_text(), str(path)), path
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -204,6 +242,45 @@ def _issuer_hosts(env: Mapping[str, str]) -> tuple[tuple[str, tuple[str, ...]], 
             )
         pairs.setdefault(issuer, []).append(host.lower())
     return tuple((issuer, tuple(hosts)) for issuer, hosts in pairs.items())
+
+
+_REDIS_PREFIX = re.compile(r"[A-Za-z0-9:_.-]{1,64}")
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    """`redis://`, `rediss://` (TLS) or `unix://` URL; the error messages never quote a password."""
+    raw = _read(env, "REDIS_URL", secret=True)
+    if raw is None:
+        return None
+    variable = f"{PREFIX}REDIS_URL"
+    parts = urlsplit(raw.strip())
+    if not parts.scheme or "://" not in raw:
+        raise SettingsError(f"{variable}: the URL has no scheme; use redis://host:6379/0, rediss:// or unix://")
+    shown = f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise SettingsError(f"{variable}: unsupported URL '{shown}'; use redis://, rediss:// or unix://")
+    if parts.scheme == "unix":
+        if not parts.path.startswith("/"):
+            raise SettingsError(f"{variable}: '{shown}' names no socket path (unix:///run/redis.sock)")
+    else:
+        try:
+            parts.port  # noqa: B018 (raises ValueError when the port is not a number in range)
+        except ValueError:
+            raise SettingsError(f"{variable}: '{shown}' has an invalid port") from None
+        if not parts.hostname:
+            raise SettingsError(f"{variable}: '{shown}' names no host (redis://host:6379/0)")
+        if parts.path not in ("", "/") and not re.fullmatch(r"/[0-9]{1,5}", parts.path):
+            raise SettingsError(f"{variable}: '{shown}' has a path that is not a database number (e.g. /0)")
+    if importlib.util.find_spec("redis") is None:
+        raise SettingsError(f"{variable} is set but the redis package is missing: pip install 'ltigate[redis]'")
+    return raw.strip()
+
+
+def _redis_key_prefix(env: Mapping[str, str]) -> str:
+    value = _read(env, "REDIS_KEY_PREFIX") or "ltigate:"
+    if not _REDIS_PREFIX.fullmatch(value):
+        raise SettingsError(f"{PREFIX}REDIS_KEY_PREFIX: '{value[:80]}' must be 1–64 of A–Z a–z 0–9 : _ . -")
+    return value
 
 
 def load_settings(env: Mapping[str, str] | None = None, **flags: object) -> Settings:
@@ -237,11 +314,13 @@ def load_settings(env: Mapping[str, str] | None = None, **flags: object) -> Sett
     level = (_read(env, "LOG_LEVEL") or "info").lower()
     if level not in ("debug", "info", "warning", "error"):
         raise SettingsError(f"{PREFIX}LOG_LEVEL: '{level}' is not one of debug, info, warning, error")
+    secret_key, secret_key_file = _secret_key(env, data_dir)
     return Settings(
         base_url=base_url,
         data_dir=data_dir,
         database_url=database_url,
-        secret_key=_secret_key(env, data_dir),
+        secret_key=secret_key,
+        secret_key_file=secret_key_file,
         host=host,
         port=port,
         trusted_proxies=proxies,
@@ -262,8 +341,12 @@ def load_settings(env: Mapping[str, str] | None = None, **flags: object) -> Sett
         log_level=level,
         log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),
         event_loop=_choice(env, "EVENT_LOOP", "asyncio", ("asyncio", "uvloop")),
+        workers=_int(env, "WORKERS", 1, minimum=1),
         dynamic_registration=_choice(env, "DYNAMIC_REGISTRATION", "link", ("link", "open", "off")),
         registration_approval=_choice(env, "REGISTRATION_APPROVAL", "required", ("required", "automatic")),
         registration_issuer_hosts=_issuer_hosts(env),
         tool_name=(_read(env, "TOOL_NAME") or "ltigate").strip()[:100],
+        redis_url=_redis_url(env),
+        redis_key_prefix=_redis_key_prefix(env),
+        redis_timeout_seconds=_float(env, "REDIS_TIMEOUT_SECONDS", 1.0, minimum=0.05, maximum=30.0),
     )

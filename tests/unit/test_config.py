@@ -39,6 +39,16 @@ def test_secret_from_a_file(tmp_path: Path) -> None:
     settings = load_settings(env=env(tmp_path, SECRET_KEY_FILE=str(path)))
     assert settings.secret_key == base64.urlsafe_b64decode("a" * 43 + "=")
     assert not (tmp_path / "secret.key").exists()
+    assert settings.secret_key_file is None  # the operator's to replace, not ltigate's
+    assert load_settings(env=env(tmp_path / "own")).secret_key_file == tmp_path / "own" / "secret.key"
+
+
+@pytest.mark.parametrize("left", ["secret.key.new", "secret.key.old"])
+def test_no_fresh_key_is_made_beside_the_files_of_a_rotation(tmp_path: Path, left: str) -> None:
+    (tmp_path / left).write_text("a" * 43 + "\n")
+    with pytest.raises(SettingsError, match=f"secret.key is missing but .*{left} exists"):
+        load_settings(env=env(tmp_path))
+    assert not (tmp_path / "secret.key").exists()
 
 
 def test_database_url_from_a_file_and_postgres_scheme_normalised(tmp_path: Path) -> None:

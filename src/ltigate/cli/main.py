@@ -18,6 +18,7 @@ from ltigate.cli import (
     registration_links,
     resources,
     seats,
+    secret_key,
     serve,
     setup_guide,
 )
@@ -49,6 +50,7 @@ def build_app() -> typer.Typer:
     app.add_typer(seats.group(), name="seats")
     app.add_typer(registration_links.group(), name="registration-link")
     app.command("setup-guide")(with_global_options(setup_guide.guide))
+    app.command("rotate-secret")(with_global_options(secret_key.rotate_secret))
     return app
 
 

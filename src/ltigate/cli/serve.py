@@ -1,21 +1,25 @@
-"""`ltigate serve` (the ASGI app under uvicorn, the worker inside) and `ltigate worker` (score delivery and
-housekeeping alone)."""
+"""`ltigate serve` (the ASGI app under uvicorn, the worker inside; with --workers N, N such processes under
+a supervisor) and `ltigate worker` (score delivery and housekeeping alone)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import importlib.util
 import signal
+import socket
+import sys
 from collections.abc import Callable
 from contextlib import suppress
+from multiprocessing.connection import Connection
 from typing import Annotated, Final
 
 import typer
 import uvicorn
 from starlette.types import ASGIApp
 
-from ltigate.cli import output
+from ltigate.cli import output, supervisor
 from ltigate.cli.command import BaseUrl, DatabaseUrl, DataDir, reported_errors, with_gateway
 from ltigate.cli.info import print_urls
 from ltigate.config import Settings, load_settings
@@ -25,14 +29,24 @@ from ltigate.web.app import create_app
 from ltigate.worker import runner
 
 # uvicorn's own code for "the server did not start" (lifespan startup failed).
-EXIT_STARTUP_FAILURE: Final = 3
+EXIT_STARTUP_FAILURE: Final = supervisor.EXIT_STARTUP_FAILURE
 # Used by --proxy-headers when no LTIGATE_TRUSTED_PROXIES are set: uvicorn's own default.
 LOOPBACK_PROXY: Final = "127.0.0.1"
 
 Host = Annotated[str | None, typer.Option("--host", help="Address to bind. Env: LTIGATE_HOST.", show_default=False)]
 Port = Annotated[int | None, typer.Option("--port", help="Port to listen on. Env: LTIGATE_PORT.", show_default=False)]
 NoWorker = Annotated[
-    bool, typer.Option("--no-worker", help="Do not deliver scores or run housekeeping in this process.")
+    bool,
+    typer.Option("--no-worker", help="Do not deliver scores or run housekeeping in the server process(es)."),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Server processes accepting on one socket, each with its own connections and (unless --no-worker) "
+        "its own score delivery. Env: LTIGATE_WORKERS.",
+        show_default=False,
+    ),
 ]
 ProxyHeaders = Annotated[
     bool | None,
@@ -87,6 +101,7 @@ def serve(
     no_worker: NoWorker = False,
     proxy_headers: ProxyHeaders = None,
     forwarded_allow_ips: ForwardedAllowIps = None,
+    workers: Workers = None,
     *,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
@@ -103,8 +118,14 @@ def serve(
             host=host,
             port=port,
             trusted_proxies=forwarded_allow_ips,
+            workers=workers,
         )
         trust_proxies = bool(settings.trusted_proxies) if proxy_headers is None else proxy_headers
+        if settings.workers > 1:
+            status = _supervise(settings, run_worker=not no_worker, proxy_headers=trust_proxies)
+            if status:
+                raise typer.Exit(status)
+            return
         try:
             with asyncio.Runner(loop_factory=_loop_factory(settings)) as runner:
                 started = runner.run(_serve(settings, run_worker=not no_worker, proxy_headers=trust_proxies))
@@ -114,8 +135,61 @@ def serve(
         raise typer.Exit(EXIT_STARTUP_FAILURE)
 
 
-async def _serve(settings: Settings, *, run_worker: bool, proxy_headers: bool) -> bool:
-    """Run uvicorn until a signal stops it; False when the server never started."""
+def _supervise(settings: Settings, *, run_worker: bool, proxy_headers: bool) -> int:
+    """`serve --workers N`: N server processes on one socket bound here; returns the exit status.
+
+    Every process runs the worker (unless --no-worker): score jobs are claimed atomically under a lease, so
+    no job is delivered twice; a score queued through one process wakes that process's own delivery at
+    once; and housekeeping is also what reloads the tool keys after `ltigate keys rotate`, which every
+    process that signs must do.
+    """
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        listener = supervisor.listen(settings.host, settings.port)
+    except OSError as error:
+        output.print_error("listen_failed", f"cannot listen on {settings.host}:{settings.port}: {error.strerror}")
+        return EXIT_STARTUP_FAILURE
+
+    def announce() -> None:
+        print_urls(settings)
+        output.print_line(
+            f"Listening on http://{settings.host}:{settings.port} with {settings.workers} server processes "
+            "(Ctrl-C stops)",
+            style="dim",
+        )
+
+    target = functools.partial(_serve_process, settings, run_worker, proxy_headers)
+    with listener:
+        return supervisor.Supervisor(target, settings.workers, listener).run(on_ready=announce)
+
+
+def _serve_process(
+    settings: Settings, run_worker: bool, proxy_headers: bool, listener: socket.socket, link: Connection
+) -> None:
+    """One server process of `serve --workers N` (spawned by the supervisor): what `ltigate serve` runs, on
+    the supervisor's socket, exiting with the status `ltigate serve` would."""
+    try:
+        with reported_errors(), asyncio.Runner(loop_factory=_loop_factory(settings)) as loop:
+            started = loop.run(
+                _serve(settings, run_worker=run_worker, proxy_headers=proxy_headers, supervised=(listener, link))
+            )
+    except typer.Exit as stop:
+        sys.exit(stop.exit_code)
+    except KeyboardInterrupt:
+        return
+    if not started:
+        sys.exit(EXIT_STARTUP_FAILURE)
+
+
+async def _serve(
+    settings: Settings,
+    *,
+    run_worker: bool,
+    proxy_headers: bool,
+    supervised: tuple[socket.socket, Connection] | None = None,
+) -> bool:
+    """Run uvicorn until a signal stops it (on the supervisor's socket when `supervised`); False when the
+    server never started."""
     from ltigate.bootstrap import build_gateway  # see with_gateway: the adapters load on use
 
     configure_logging(settings.log_level, settings.log_format)
@@ -123,7 +197,13 @@ async def _serve(settings: Settings, *, run_worker: bool, proxy_headers: bool) -
     gateway = await build_gateway(settings)
     try:
         app = create_app(gateway, background=[runner.run_all] if run_worker else [])
-        server = uvicorn.Server(server_config(app, settings, proxy_headers))
+        config = server_config(app, settings, proxy_headers)
+        if supervised is not None:
+            listener, link = supervised
+            server: uvicorn.Server = supervisor.SupervisedServer(config, link)
+            await server.serve(sockets=[listener])
+            return server.started
+        server = uvicorn.Server(config)
         print_urls(settings)
         output.print_line(f"Listening on http://{settings.host}:{settings.port} (Ctrl-C stops)", style="dim")
         await server.serve()

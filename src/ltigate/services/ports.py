@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import enum
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -159,6 +160,48 @@ class ApiKeyStore(Protocol):
 class KeyProvider(Protocol):
     async def key(self, jwks_url: str, kid: str) -> PublicKey:
         """The platform's verification key `kid`; raises KidNotFound, KeySetUnavailable, KeySetInvalid."""
+
+
+class CacheUnavailable(Exception):
+    """A shared cache (Redis) did not answer in time or at all; the caller falls back to what it does without one."""
+
+
+@dataclass(frozen=True, slots=True)
+class SharedKeySet:
+    """A platform key set as some process last fetched it. `document` is the last good JWKS (None before the
+    first success), `fresh_for` the seconds it stays fresh (0 or less: stale), and `failure_code` /
+    `failure` the error of the newest fetch when it failed (`jwks_unavailable` or `jwks_invalid`).
+    `version` changes with every fetch, so a process can tell a result it has not seen yet."""
+
+    version: str
+    document: bytes | None
+    fresh_for: float
+    failure_code: str | None = None
+    failure: str | None = None
+
+
+class FetchTurn(enum.Enum):
+    MINE = "mine"  # fetch now, then publish
+    FETCHING = "fetching"  # another process is fetching: its result will be shared
+    COOLING = "cooling"  # another process fetched within the cooldown: its result is shared
+
+
+class KeySetShare(Protocol):
+    """Platform key sets shared by every process, with one fetch turn per URL and cooldown among them all.
+    Each method raises CacheUnavailable when the share cannot be reached."""
+
+    async def load(self, jwks_url: str) -> SharedKeySet | None: ...
+
+    async def publish(self, jwks_url: str, document: bytes, fresh_for: float, keep_for: float) -> str:
+        """Share a fetched set, kept `keep_for` seconds (past its freshness, to serve while the platform is
+        down); returns its version."""
+
+    async def publish_failure(self, jwks_url: str, code: str, message: str, keep_for: float) -> str:
+        """Record a failed fetch (the last good document stays) for at least `keep_for` seconds; returns its version."""
+
+    async def claim_fetch(self, jwks_url: str, cooldown: float) -> FetchTurn:
+        """MINE for the one caller, among all processes, that may fetch the set now; for `cooldown` seconds
+        after that the others get FETCHING until it publishes a result, then COOLING."""
 
 
 # --- learner accounts and seats ----------------------------------------------------------------

@@ -14,13 +14,14 @@ import anyio
 from ltigate.lti.service_token import build_client_assertion, parse_token_response, scope_key, token_request_form
 from ltigate.services.ports import Clock, Http, TokenCache
 from ltigate.services.records import KeyPurpose, Platform, ServiceToken
-from ltigate.services.sealing import Sealer
+from ltigate.services.sealing import Sealer, UnsealError
 from ltigate.services.tool_keys import ToolKeys
 
 FORM = "application/x-www-form-urlencoded"
 # Tokens are renewed this long before they expire, so a request never leaves with a dying token.
 EXPIRY_SKEW_SECONDS = 60.0
 MAX_MEMORY_TOKENS = 10_000
+SEAL_PURPOSE = "service-token"  # cached tokens are sealed at rest for this purpose, as hex text
 
 
 class ServiceTokens:
@@ -47,7 +48,7 @@ class ServiceTokens:
             if (cached := self._usable(self._memory.get(key), rejected)) is not None:
                 return cached.access_token
             stored = await self._cache.get(platform.id, key[1], self._clock() + EXPIRY_SKEW_SECONDS)
-            token = self._usable(self._unseal(stored) if stored is not None else None, rejected)
+            token = self._usable(self._unseal(stored), rejected)
             if token is None:
                 token = await self._request(platform, scopes, deployment_id)
             if len(self._memory) >= MAX_MEMORY_TOKENS:
@@ -64,8 +65,15 @@ class ServiceTokens:
             return None
         return token
 
-    def _unseal(self, stored: ServiceToken) -> ServiceToken:
-        plain = self._sealer.unseal(bytes.fromhex(stored.access_token), "service-token").decode()
+    def _unseal(self, stored: ServiceToken | None) -> ServiceToken | None:
+        """The cached token opened; None (a miss: a new one is requested and replaces it) when there is none
+        or it does not open, as when a process still on the old secret key cached it after a rotation."""
+        if stored is None:
+            return None
+        try:
+            plain = self._sealer.unseal(bytes.fromhex(stored.access_token), SEAL_PURPOSE).decode()
+        except (ValueError, UnsealError):
+            return None
         return ServiceToken(access_token=plain, scopes=stored.scopes, expires_at=stored.expires_at)
 
     async def _request(self, platform: Platform, scopes: Sequence[str], deployment_id: str | None) -> ServiceToken:
@@ -86,7 +94,7 @@ class ServiceTokens:
         )
         granted = parse_token_response(response.status, response.body, requested=scopes, now=now)
         token = ServiceToken(access_token=granted.access_token, scopes=granted.scopes, expires_at=granted.expires_at)
-        sealed = self._sealer.seal(token.access_token.encode(), "service-token").hex()
+        sealed = self._sealer.seal(token.access_token.encode(), SEAL_PURPOSE).hex()
         await self._cache.put(
             platform.id,
             scope_key(scopes),

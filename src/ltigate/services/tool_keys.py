@@ -1,7 +1,8 @@
 """The tool's own signing keys: generated on first start, stored sealed, published as JWKS, rotated.
 
 Rotation publishes a `next` key first; promoting it makes it sign and retires the old key, which stays
-published for the configured overlap so platforms holding cached key sets keep verifying.
+published for the configured overlap so platforms holding cached key sets keep verifying. A process whose
+secret key does not open the stored keys (it missed `ltigate rotate-secret`) refuses to add any.
 """
 
 from __future__ import annotations
@@ -11,11 +12,17 @@ from dataclasses import dataclass
 from joserfc.jwk import ECKey, RSAKey
 
 from ltigate.lti.keys import PublicJwk, SigningKey, load_signing_key, thumbprint
+from ltigate.services.errors import SecretKeyMismatch
 from ltigate.services.ports import Clock, KeyStore
 from ltigate.services.records import KeyPurpose, KeyState, ToolKey
-from ltigate.services.sealing import Sealer
+from ltigate.services.sealing import Sealer, UnsealError
 
 _ALG = {KeyPurpose.LTI: "RS256", KeyPurpose.TICKET: "ES256"}
+
+
+def seal_purpose(kid: str) -> str:
+    """The purpose a tool key's private key is sealed for (bound to its kid)."""
+    return f"tool-key:{kid}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,22 +50,35 @@ class ToolKeys:
             alg=signing.alg,
             state=state,
             public_jwk=signing.public_jwk(),
-            sealed_private_key=self._sealer.seal(signing.private_pem(), f"tool-key:{signing.kid}"),
+            sealed_private_key=self._sealer.seal(signing.private_pem(), seal_purpose(signing.kid)),
             created_at=now,
             activated_at=now if state is KeyState.ACTIVE else None,
         )
+
+    def _open(self, key: ToolKey) -> bytes:
+        """The private key's PEM; raises SecretKeyMismatch when it does not open with this secret key."""
+        try:
+            return self._sealer.unseal(key.sealed_private_key, seal_purpose(key.kid))
+        except UnsealError:
+            raise SecretKeyMismatch(
+                f"the {key.purpose.value} signing key '{key.kid}' does not open with this process's secret key: "
+                "the database is sealed with another one (after `ltigate rotate-secret`, restart every server "
+                "and worker with the new key)"
+            ) from None
 
     async def ensure(self) -> None:
         """Generate an active and a published `next` key per purpose where missing, then load.
 
         A `next` key is always published ahead, so a rotation switches to a key platforms have seen.
+        Raises SecretKeyMismatch, before adding anything, when the stored keys do not open.
         """
         for purpose in KeyPurpose:
             keys = await self._store.list(purpose)
-            if not any(k.state is KeyState.ACTIVE for k in keys):
-                await self._store.add(self._generate(purpose, KeyState.ACTIVE))
-            if not any(k.state is KeyState.NEXT for k in keys):
-                await self._store.add(self._generate(purpose, KeyState.NEXT))
+            missing = [state for state in (KeyState.ACTIVE, KeyState.NEXT) if all(k.state is not state for k in keys)]
+            if keys and missing:
+                self._open(keys[-1])  # a key sealed with another secret would not open on the other nodes
+            for state in missing:
+                await self._store.add(self._generate(purpose, state))
         await self.reload()
 
     async def reload(self) -> None:
@@ -68,7 +88,7 @@ class ToolKeys:
             active = sorted((k for k in keys if k.state is KeyState.ACTIVE), key=lambda k: k.activated_at or 0)
             if active:
                 newest = active[-1]
-                pem = self._sealer.unseal(newest.sealed_private_key, f"tool-key:{newest.kid}")
+                pem = self._open(newest)
                 self._signing[purpose] = load_signing_key(pem, newest.alg, newest.kid)
             self._published[purpose] = [
                 dict(k.public_jwk) for k in keys if k.state is not KeyState.RETIRED or (k.retire_at or 0) > now
@@ -87,8 +107,11 @@ class ToolKeys:
     async def rotate(self, purpose: KeyPurpose = KeyPurpose.LTI) -> RotationResult:
         """Promote the published `next` key to signing, retire the old active key (still published for
         the overlap), and publish a fresh `next` key. Without a `next` key only a new one is published.
+        Raises SecretKeyMismatch, changing nothing, when the stored keys do not open with this secret key.
         """
         keys = await self._store.list(purpose)
+        if keys:
+            self._open(keys[-1])
         now = self._clock()
         pending = [k for k in keys if k.state is KeyState.NEXT]
         activated, retired = None, []
