@@ -25,7 +25,8 @@ CLIENT_ID = "tool-client-1"
 
 SETTINGS = settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-ids = st.text(min_size=1, max_size=255)
+text = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")  # what the core accepts (jws)
+ids = st.text(text, min_size=1, max_size=255)
 ascii_ids = st.text(alphabet=string.ascii_letters + string.digits + ":-_.", min_size=1, max_size=255)
 roles = st.lists(
     st.one_of(
@@ -42,7 +43,7 @@ roles = st.lists(
                 "http://purl.imsglobal.org/vocab/lis/v2/unknown/unknown#Helper",
             ]
         ),
-        st.text(max_size=80),
+        st.text(text, max_size=80),
     ),
     max_size=8,
 )

@@ -3,7 +3,8 @@
 `read_unverified_header` and `read_unverified_claims` parse untrusted input for routing only;
 `verify_signature` is the one place a payload becomes trusted. Algorithms come from an allow-list;
 `none` and HMAC are never accepted. Headers that point at other keys (`jku`, `x5u`, `jwk`, `x5c`)
-are ignored; a `crit` header is refused because we implement no extensions.
+are ignored; a `crit` header is refused because we implement no extensions. Header and payload must be
+JSON objects without repeated members, NUL characters or unpaired surrogates.
 
 Signing and verifying call `cryptography` directly for the two algorithms we use (RS256, ES256): the
 primitive is the key's own algorithm, never one named by the token, and the header is parsed by our
@@ -33,6 +34,7 @@ from ltigate.lti.errors import (
     TokenTooLarge,
 )
 from ltigate.lti.keys import PublicKey, SigningKey
+from ltigate.lti.text import may_hold_unstorable_text, storable
 
 MAX_TOKEN_BYTES: Final = 64 * 1024
 MAX_KID_LENGTH: Final = 255
@@ -75,9 +77,11 @@ def _b64decode(segment: str) -> bytes:
 def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
     result = dict(pairs)
     if len(result) != len(pairs):
-        names = [name for name, _ in pairs]
-        duplicate = next(name for name in names if names.count(name) > 1)
-        raise TokenMalformed(f"the token repeats the member '{duplicate[:80]}'")
+        seen: set[str] = set()
+        for name, _ in pairs:  # linear: a 64 KB token of members must not cost seconds to refuse
+            if name in seen:
+                raise TokenMalformed(f"the token repeats the member '{name[:80]}'")
+            seen.add(name)
     return result
 
 
@@ -88,6 +92,8 @@ def _json_object(raw: bytes, part: str) -> dict[str, object]:
         raise TokenMalformed(f"the token {part} is not JSON") from None
     if not isinstance(value, dict):
         raise TokenMalformed(f"the token {part} is not a JSON object")
+    if may_hold_unstorable_text(raw) and not storable(value):
+        raise TokenMalformed(f"the token {part} holds a NUL character or an unpaired surrogate (\\u0000, \\ud800)")
     return value
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response, params
 
 from ltigate import __version__
-from ltigate.services.errors import NotFound
+from ltigate.lti.text import may_hold_unstorable_text, storable, storable_text
+from ltigate.services.errors import InvalidField, NotFound
 from ltigate.services.gateway import Gateway
 from ltigate.services.launches import LaunchDetail
 from ltigate.services.records import (
@@ -39,8 +41,12 @@ from ltigate.web.schemas import (
     ToolOut,
 )
 
+# Above this, an offset is no page of anything; and a number must fit the databases' 64-bit integers.
+MAX_OFFSET: Final = 1_000_000_000
+# Every error answer has the one shape ErrorResponse; 502 when the platform fails a service call the request
+# needed (grades, rosters, line items), 503 when the database is unreachable.
 ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 422, 503)
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 409, 422, 502, 503)
 }
 
 
@@ -55,8 +61,32 @@ def authenticator(gateway: Gateway) -> Callable[[Request], Awaitable[ApiKey]]:
     return authenticated
 
 
+async def refuse_unstorable_text(request: Request) -> None:
+    """Text no store can keep (U+0000, which PostgreSQL text refuses, and lone surrogates; ltigate.lti.text)
+    in the path, the query string or a JSON body: refused as an invalid field (422) before any use case runs."""
+    if not storable_text(request.scope["path"]):
+        raise InvalidField("the path holds a NUL character", "path")
+    for name, value in request.query_params.multi_items():
+        if not (storable_text(name) and storable_text(value)):
+            raise InvalidField(f"query parameter {name[:60]!r} holds a NUL character", f"query.{name[:60]}")
+    body = await request.body()
+    if not may_hold_unstorable_text(body):
+        return
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return  # not JSON: the body's own validation answers
+    if not storable(value):
+        raise InvalidField("the body holds a NUL character or an unpaired surrogate (\\u0000, \\ud800)", "body")
+
+
+def guards(gateway: Gateway) -> list[params.Depends]:
+    """The dependencies of every REST API route: an API key, then text every store can keep."""
+    return [Depends(authenticator(gateway)), Depends(refuse_unstorable_text)]
+
+
 def router(gateway: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticator(gateway))], responses=ERRORS)
+    api = APIRouter(prefix="/api/v1", dependencies=guards(gateway), responses=ERRORS)
 
     @api.get("/tool", response_model=ToolOut, tags=["tool"], summary="The URLs to register in an LMS")
     async def tool() -> ToolOut:
@@ -91,7 +121,12 @@ def router(gateway: Gateway) -> APIRouter:
     @api.patch("/platforms/{platform_id}", response_model=PlatformOut, tags=["platforms"])
     async def update_platform(platform_id: str, body: PlatformPatch) -> PlatformOut:
         current = (await gateway.platforms.get(platform_id)).fields
-        changes = body.model_dump(exclude_unset=True)
+        # null clears the token audience and resets the lists below; for every other field it means "no change".
+        changes = {
+            k: v
+            for k, v in body.model_dump(exclude_unset=True).items()
+            if v is not None or k in ("token_audience", "deployment_ids", "outcome_rules")
+        }
         if "deployment_ids" in changes:
             changes["deployment_ids"] = tuple(changes["deployment_ids"] or ())
         else:
@@ -161,9 +196,12 @@ def router(gateway: Gateway) -> APIRouter:
     @api.patch("/resources/{slug:path}", response_model=ResourceOut, tags=["resources"])
     async def update_resource(slug: str, body: ResourcePatch) -> ResourceOut:
         current = (await gateway.resources.get(slug)).fields
-        changes = body.model_dump(exclude_unset=True)
-        # null clears the optional fields; for the flag and the parameters it means "no change".
-        changes = {k: v for k, v in changes.items() if not (k in ("picker", "custom") and v is None)}
+        # null clears the optional fields; for the others it means "no change".
+        changes = {
+            k: v
+            for k, v in body.model_dump(exclude_unset=True).items()
+            if v is not None or k in ("score_maximum", "review_url", "tag")
+        }
         fields = replace(current, **changes)
         return out(await gateway.resources.update(slug, fields))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from jinja2 import Environment
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
@@ -20,7 +20,7 @@ from ltigate.services.deep_linking import OpenedSession, PickerView, SignedRespo
 from ltigate.services.errors import ServiceError
 from ltigate.services.gateway import Gateway
 from ltigate.services.records import Platform
-from ltigate.web.api import ERRORS, authenticator
+from ltigate.web.api import ERRORS, guards
 from ltigate.web.assets import asset_path
 from ltigate.web.errors import html_error
 from ltigate.web.forms import read_form_fields
@@ -119,7 +119,7 @@ class DeepLinkingResponseOut(BaseModel):
 
 
 def api_router(gateway: Gateway, templates: Environment) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticator(gateway))], responses=ERRORS)
+    api = APIRouter(prefix="/api/v1", dependencies=guards(gateway), responses=ERRORS)
 
     @api.post(
         "/launches/{launch_id}/deep-linking-response",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from ltigate.lti import ags
 from ltigate.lti.message import LtiMessage
@@ -13,7 +13,7 @@ from ltigate.services.gateway import Gateway
 from ltigate.services.grades import ScoreInput
 from ltigate.services.records import DeliveryStatus, JobFilter, Platform, RosterEntry
 from ltigate.services.rosters import context_key
-from ltigate.web.api import ERRORS, authenticator
+from ltigate.web.api import ERRORS, MAX_OFFSET, guards
 from ltigate.web.grades_schemas import (
     ContextOut,
     DeliveryOut,
@@ -27,7 +27,7 @@ from ltigate.web.grades_schemas import (
 
 
 def router(gateway: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticator(gateway))], responses=ERRORS)
+    api = APIRouter(prefix="/api/v1", dependencies=guards(gateway), responses=ERRORS)
 
     @api.post(
         "/launches/{launch_id}/score",
@@ -119,7 +119,7 @@ def router(gateway: Gateway) -> APIRouter:
         rlid: str | None = None,
         refresh: bool = False,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> list[MemberOut]:
         if rlid is not None:
             members = await gateway.rosters.link_members(key, rlid=rlid, role=role, limit=limit)
@@ -141,7 +141,7 @@ def router(gateway: Gateway) -> APIRouter:
         role: str | None = None,
         refresh: bool = False,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> list[MemberOut]:
         key = await _launch_context(gateway, launch_id)
         entries = await gateway.rosters.members(key, role=role, limit=limit, offset=offset, refresh=refresh)

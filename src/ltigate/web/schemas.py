@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,8 @@ from ltigate.services.records import (
     Resource,
 )
 from ltigate.services.seats import usage_of
+
+MAX_SEATS: Final = 1_000_000_000  # and so within the databases' 64-bit integers
 
 
 class ErrorBody(BaseModel):
@@ -86,7 +88,7 @@ class PlatformIn(BaseModel):
     token_url: str = Field(max_length=2000, description="OAuth 2 access token URL")
     jwks_url: str = Field(max_length=2000, description="The platform's public key set URL")
     deployment_ids: list[str] = Field(default_factory=list, max_length=1000)
-    seats: int = Field(default=0, ge=0, description="Seats licensed; 0 = unlimited")
+    seats: int = Field(default=0, ge=0, le=MAX_SEATS, description="Seats licensed; 0 = unlimited")
     grade_passback: bool = True
     licence_note: str = Field(default="", max_length=10000)
     deployment_policy: DeploymentPolicy = DeploymentPolicy.PENDING
@@ -116,7 +118,7 @@ class PlatformPatch(BaseModel):
     token_url: str | None = Field(default=None, max_length=2000)
     jwks_url: str | None = Field(default=None, max_length=2000)
     deployment_ids: list[str] | None = Field(default=None, max_length=1000)
-    seats: int | None = Field(default=None, ge=0)
+    seats: int | None = Field(default=None, ge=0, le=MAX_SEATS)
     grade_passback: bool | None = None
     licence_note: str | None = Field(default=None, max_length=10000)
     deployment_policy: DeploymentPolicy | None = None

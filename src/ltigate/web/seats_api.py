@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from ltigate.services.gateway import Gateway
 from ltigate.services.records import LearnerFilter
-from ltigate.web.api import ERRORS, authenticator
+from ltigate.web.api import ERRORS, MAX_OFFSET, guards
 from ltigate.web.seats_schemas import (
     LearnerDetailOut,
     LearnerOut,
@@ -20,11 +20,11 @@ from ltigate.web.seats_schemas import (
 )
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 def router(gateway: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticator(gateway))], responses=ERRORS)
+    api = APIRouter(prefix="/api/v1", dependencies=guards(gateway), responses=ERRORS)
 
     @api.get(
         "/platforms/{platform_id}/seats",
