@@ -40,6 +40,10 @@ MAX_TOKEN_BYTES: Final = 64 * 1024
 MAX_KID_LENGTH: Final = 255
 ALLOWED_ALGORITHMS: Final = ("RS256",)
 ES256_HALF: Final = 32  # bytes of r and of s in an ES256 signature (RFC 7518 §3.4)
+# The primitives' parameters, built once (immutable descriptors; building them per call showed in profiles).
+_SHA256: Final = SHA256()
+_PKCS1: Final = padding.PKCS1v15()
+_ECDSA: Final = ec.ECDSA(_SHA256)
 _BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
 # The last character of an unpadded segment with 2 (or 1) bytes in its last quantum: unused bits are zero.
 _CANONICAL_ENDINGS: Final = ("AEIMQUYcgkosw048", "AQgw")
@@ -154,11 +158,11 @@ def _signature_verifies(key: PublicKey, signing_input: bytes, signature: bytes) 
     public = key.key.public_key
     try:
         if key.alg == "RS256" and isinstance(public, rsa.RSAPublicKey):
-            public.verify(signature, signing_input, padding.PKCS1v15(), SHA256())
+            public.verify(signature, signing_input, _PKCS1, _SHA256)
             return True
         if key.alg == "ES256" and isinstance(public, ec.EllipticCurvePublicKey) and _es256_shaped(public, signature):
             r, s = int.from_bytes(signature[:ES256_HALF], "big"), int.from_bytes(signature[ES256_HALF:], "big")
-            public.verify(encode_dss_signature(r, s), signing_input, ec.ECDSA(SHA256()))
+            public.verify(encode_dss_signature(r, s), signing_input, _ECDSA)
             return True
     except InvalidSignature:
         return False
@@ -175,9 +179,9 @@ def sign(claims: Mapping[str, object], key: SigningKey, typ: str = "JWT") -> str
     signing_input = f"{_b64encode(_compact_json(header))}.{_b64encode(_compact_json(claims))}"
     private = key.key.private_key
     if key.alg == "RS256" and isinstance(private, rsa.RSAPrivateKey):
-        signature = private.sign(signing_input.encode("ascii"), padding.PKCS1v15(), SHA256())
+        signature = private.sign(signing_input.encode("ascii"), _PKCS1, _SHA256)
     elif key.alg == "ES256" and isinstance(private, ec.EllipticCurvePrivateKey):
-        r, s = decode_dss_signature(private.sign(signing_input.encode("ascii"), ec.ECDSA(SHA256())))
+        r, s = decode_dss_signature(private.sign(signing_input.encode("ascii"), _ECDSA))
         signature = r.to_bytes(ES256_HALF, "big") + s.to_bytes(ES256_HALF, "big")
     else:
         raise ValueError(f"key '{key.kid}' cannot sign {key.alg}")
