@@ -27,6 +27,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from ltigate.db.checkpoints import BACKSTOP_PAGES
 from ltigate.db.inline_sqlite import InlineConnection, InlineDatabase, Prepared
 from ltigate.db.migrate import head_revision
 from ltigate.services.errors import NotMigrated, StoreUnavailable
@@ -86,8 +87,8 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
     if database and database != ":memory:" and "mode=memory" not in database:
         # check_same_thread off: the pool may hand a connection to another thread later (never to two at once).
         inline = create_sync_engine(url.set(drivername="sqlite+pysqlite"), connect_args={"check_same_thread": False})
-        event.listen(inline, "connect", _set_pragmas)
-        _inline_engines[engine] = InlineDatabase(inline)
+        event.listen(inline, "connect", _set_inline_pragmas)
+        _inline_engines[engine] = InlineDatabase(inline, database)
     return engine
 
 
@@ -114,6 +115,13 @@ def _set_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry
     cursor = dbapi_connection.cursor()
     for pragma in SQLITE_PRAGMAS:
         cursor.execute(pragma)
+    cursor.close()
+
+
+def _set_inline_pragmas(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+    _set_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # a thread checkpoints (db/checkpoints.py)
     cursor.close()
 
 
@@ -211,6 +219,8 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         return
     inline = _inline_engines.get(engine)
     if inline is not None:
+        while not inline.checkpoints.open():  # a thread is checkpointing: begin after it
+            await inline.checkpoints.wait()
         with _inline_transaction(inline) as connection:
             yield connection
         return
@@ -292,6 +302,7 @@ def _inline_transaction(database: InlineDatabase) -> Iterator[AsyncConnection]:
         with connection.begin():
             # Stands in for an AsyncConnection: the stores use only what InlineConnection offers.
             yield cast(AsyncConnection, InlineConnection(connection))
+        database.checkpoints.committed()
     except Exception as exc:
         if is_unavailable(exc):
             raise unavailable(exc) from exc

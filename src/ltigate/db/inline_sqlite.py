@@ -28,6 +28,8 @@ from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
+from ltigate.db.checkpoints import Checkpointer
+
 T = TypeVar("T")
 Parameters = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 
@@ -128,8 +130,9 @@ class InlineDatabase:
     ever yield to the loop mid-transaction and another start one, `begin()` raises instead of waiting.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, path: str) -> None:
         self.engine = engine
+        self.checkpoints = Checkpointer(path)
         self._local = threading.local()
         self._open: weakref.WeakSet[Connection] = weakref.WeakSet()
         self._lock = threading.Lock()
@@ -143,6 +146,7 @@ class InlineDatabase:
         return connection
 
     def dispose(self) -> None:
+        self.checkpoints.close()
         with self._lock:
             for connection in list(self._open):
                 connection.close()

@@ -1,0 +1,82 @@
+"""Inline SQLite: a thread checkpoints the write-ahead log, so commits on the event loop never do, and the
+log starts again instead of growing."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ltigate.db import checkpoints
+from ltigate.db.engine import create_engine, dispose, statement_engine
+from ltigate.db.migrate import upgrade
+from ltigate.db.states import SqlStateStore
+from ltigate.services.records import LoginState
+
+pytestmark = pytest.mark.anyio
+
+
+def _state(number: int) -> LoginState:
+    return LoginState(
+        state_hash=f"h{number}", nonce="n", platform_id="p1", target_link_uri="https://gate.test/", expires_at=9e9
+    )
+
+
+async def test_a_thread_checkpoints_and_the_log_starts_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checkpoints, "INTERVAL", 0.05)
+    path = tmp_path / "ltigate.db"
+    await asyncio.to_thread(upgrade, f"sqlite+aiosqlite:///{path}")
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    on_loop: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "wal_checkpoint" in statement:
+            on_loop.append(statement)
+
+    try:
+        from sqlalchemy import event
+
+        event.listen(statement_engine(engine), "before_cursor_execute", note)
+        states = SqlStateStore(engine)
+        with sqlite3.connect(path) as probe:
+            assert probe.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        for round_number in range(10):  # 300 commits of at least two pages each: 2.4 MB of log if never restarted
+            for number in range(30):
+                await states.put(_state(round_number * 30 + number))
+            await asyncio.sleep(0.15)  # checkpoint rounds in between
+        wal = path.with_name(path.name + "-wal")
+        assert wal.stat().st_size < 1_200_000  # the log started again from its beginning, round after round
+        assert await states.peek("h299") is not None
+        assert on_loop == []  # the event loop's connection never ran a checkpoint statement
+        inline_backstop = statement_engine(engine).connect()
+        try:
+            value = inline_backstop.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+        finally:
+            inline_backstop.close()
+        assert value == checkpoints.BACKSTOP_PAGES
+    finally:
+        await dispose(engine)
+
+
+async def test_transactions_wait_while_the_gate_is_closed(tmp_path: Path) -> None:
+    path = tmp_path / "ltigate.db"
+    await asyncio.to_thread(upgrade, f"sqlite+aiosqlite:///{path}")
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        states = SqlStateStore(engine)
+        await states.put(_state(0))  # binds the checkpointer to this loop
+        from ltigate.db.engine import _inline_engines
+
+        checkpointer = _inline_engines[engine].checkpoints
+        assert checkpointer._gate is not None
+        checkpointer._gate.clear()  # as during the second pass of a checkpoint
+        writing = asyncio.create_task(states.put(_state(1)))
+        await asyncio.sleep(0.05)
+        assert not writing.done()
+        checkpointer._gate.set()
+        await asyncio.wait_for(writing, 5)
+        assert await states.peek("h1") is not None
+    finally:
+        await dispose(engine)
