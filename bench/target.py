@@ -25,6 +25,9 @@ RESOURCE = "quiz"
 __all__ = ["APP_URL", "RESOURCE", "ServedGateway", "machine_busy_seconds"]
 
 
+PASSED_SETTINGS = frozenset({"LTIGATE_EVENT_LOOP", "LTIGATE_WORKERS"})
+
+
 @dataclass
 class ServedGateway:
     """A migrated, seeded gateway served by `ltigate serve` on 127.0.0.1:`port`."""
@@ -36,7 +39,8 @@ class ServedGateway:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LTIGATE_")}
+        # The caller's LTIGATE_* settings stay out, but for the ones that tune the server under test.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LTIGATE_") or k in PASSED_SETTINGS}
         env.update(LTIGATE_DATA_DIR=str(self.data_dir), LTIGATE_PORT=str(self.port), LTIGATE_LOG_LEVEL="warning")
         if self.database.url is not None:
             env["LTIGATE_DATABASE_URL"] = self.database.url

@@ -58,10 +58,10 @@ class Settings:
     outbox_lease_seconds: float = 120.0  # a claimed score job is claimed again when its worker is silent this long
     log_level: str = "info"
     log_format: str = "json"  # json: one JSON object a line, with the request id; text: for people
-    # "asyncio": answers leave as they are written (steady latency); "uvloop": less CPU per request, but it
-    # sends a loop iteration's answers together at its end, which doubles tail latency under load
-    # (bench/README.md, "Event loop").
-    event_loop: str = "asyncio"
+    # "asyncio": answers leave as they are written (steady latency); "uvloop": less CPU per request (much
+    # less with asyncpg), but it sends a loop iteration's answers together at its end, which doubles tail
+    # latency under load; "auto": uvloop on PostgreSQL, asyncio on SQLite (bench/README.md, "Event loop").
+    event_loop: str = "auto"
     workers: int = 1  # `serve`'s server processes on one listening socket (cli/supervisor.py)
     # Dynamic Registration: "link" (only with a one-time registration link), "open" (anyone) or "off".
     dynamic_registration: str = "link"
@@ -340,7 +340,7 @@ def load_settings(env: Mapping[str, str] | None = None, **flags: object) -> Sett
         outbox_lease_seconds=_float(env, "OUTBOX_LEASE_SECONDS", 120.0, minimum=1.0),
         log_level=level,
         log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),
-        event_loop=_choice(env, "EVENT_LOOP", "asyncio", ("asyncio", "uvloop")),
+        event_loop=_choice(env, "EVENT_LOOP", "auto", ("auto", "asyncio", "uvloop")),
         workers=_int(env, "WORKERS", 1, minimum=1),
         dynamic_registration=_choice(env, "DYNAMIC_REGISTRATION", "link", ("link", "open", "off")),
         registration_approval=_choice(env, "REGISTRATION_APPROVAL", "required", ("required", "automatic")),

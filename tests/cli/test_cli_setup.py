@@ -127,15 +127,27 @@ def test_server_config_without_proxy_headers(tmp_path: Path) -> None:
     assert config.proxy_headers is False
 
 
-def test_server_runs_on_the_standard_event_loop_unless_uvloop_is_asked_for(tmp_path: Path) -> None:
-    default = load_settings(env={"LTIGATE_DATA_DIR": str(tmp_path)})
-    chosen = load_settings(env={"LTIGATE_DATA_DIR": str(tmp_path), "LTIGATE_EVENT_LOOP": "uvloop"})
+def test_the_event_loop_is_the_standard_one_on_sqlite_and_uvloop_on_postgresql(tmp_path: Path) -> None:
+    base = {"LTIGATE_DATA_DIR": str(tmp_path)}
+    postgres = {**base, "LTIGATE_DATABASE_URL": "postgresql+asyncpg://gate@127.0.0.1:1/ltigate"}
+    sqlite_default = load_settings(env=base)
+    postgres_default = load_settings(env=postgres)
+    sqlite_uvloop = load_settings(env={**base, "LTIGATE_EVENT_LOOP": "uvloop"})
+    postgres_asyncio = load_settings(env={**postgres, "LTIGATE_EVENT_LOOP": "asyncio"})
 
-    assert server_config(FastAPI(), default, proxy_headers=False).loop == "asyncio"
-    assert _loop_factory(default) is None
-    assert server_config(FastAPI(), chosen, proxy_headers=False).loop == "uvloop"
-    factory = _loop_factory(chosen)
-    assert factory is not None and type(factory()).__module__.startswith("uvloop")
+    assert sqlite_default.event_loop == postgres_default.event_loop == "auto"
+    assert server_config(FastAPI(), sqlite_default, proxy_headers=False).loop == "asyncio"
+    assert _loop_factory(sqlite_default) is None
+    assert server_config(FastAPI(), postgres_default, proxy_headers=False).loop == "uvloop"
+    assert server_config(FastAPI(), sqlite_uvloop, proxy_headers=False).loop == "uvloop"
+    assert server_config(FastAPI(), postgres_asyncio, proxy_headers=False).loop == "asyncio"
+    factory = _loop_factory(sqlite_uvloop)
+    assert factory is not None
+    loop = factory()
+    try:
+        assert type(loop).__module__.startswith("uvloop")
+    finally:
+        loop.close()
 
 
 def test_an_unknown_event_loop_stops_start_up_naming_the_variable(tmp_path: Path) -> None:

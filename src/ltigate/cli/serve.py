@@ -70,9 +70,18 @@ def _available(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def event_loop(settings: Settings) -> str:
+    """The server's event loop: as set, where "auto" is uvloop on PostgreSQL (asyncpg is much cheaper on it)
+    and the standard loop on SQLite (steadier latency); the standard loop when uvloop is not installed."""
+    chosen = settings.event_loop
+    if chosen == "auto":
+        chosen = "uvloop" if settings.database_url.startswith("postgresql") else "asyncio"
+    return "uvloop" if chosen == "uvloop" and _available("uvloop") else "asyncio"
+
+
 def _loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop] | None:
     """The server's event loop: the standard one unless uvloop is asked for (and installed)."""
-    if settings.event_loop != "uvloop" or not _available("uvloop"):
+    if event_loop(settings) != "uvloop":
         return None
     factory: Callable[[], asyncio.AbstractEventLoop] = importlib.import_module("uvloop").new_event_loop
     return factory
@@ -89,7 +98,7 @@ def server_config(app: ASGIApp, settings: Settings, proxy_headers: bool) -> uvic
         log_level=settings.log_level,
         access_log=False,
         http="httptools" if _available("httptools") else "h11",
-        loop="uvloop" if settings.event_loop == "uvloop" and _available("uvloop") else "asyncio",
+        loop=event_loop(settings),
         lifespan="on",
         log_config=None,  # uvicorn's loggers go through ours (ltigate.logs): JSON lines with request ids
     )
