@@ -25,10 +25,10 @@ from ltigate.lti.keys import SigningKey
 from ltigate.services.digest import secret_digest
 from ltigate.services.gateway import Gateway
 from ltigate.services.records import PlatformFields, ResourceFields
-from tests.faults.tcp_proxy import Cut, TcpProxy
 from tests.support.gateway import POSTGRES_ENV, GatewayHarness, make_settings
 from tests.support.platform import Browser, ScriptedPlatform, error_code
 from tests.support.servers import ServerThread, free_port
+from tests.support.tcp_proxy import Cut, TcpProxy
 from tests.support.worker import Process, wait_ready
 
 APP_URL = "http://127.0.0.1:9/app"  # never contacted: the browser stops at the redirect

@@ -28,10 +28,10 @@ from starlette.routing import Route
 
 from ltigate.lti.keys import SigningKey, key_set_document
 from tests.faults.conftest import launch, register, seed_resource
-from tests.faults.tcp_proxy import TcpProxy
 from tests.support.gateway import GatewayHarness, running_gateway
 from tests.support.platform import Browser, ScriptedPlatform, error_code, new_key
 from tests.support.servers import ServerThread
+from tests.support.tcp_proxy import TcpProxy
 
 COOLDOWN = 1.0  # LTIGATE_JWKS_REFETCH_COOLDOWN_SECONDS (its minimum)
 TIMEOUT = 1.0  # LTIGATE_OUTBOUND_TIMEOUT_SECONDS (its minimum)

@@ -21,10 +21,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from tests.faults.conftest import SEATS, Attempt, Node, half_recorded, launch, register, seed_resource, stored
-from tests.faults.tcp_proxy import Cut
 from tests.support.gateway import database_params, running_gateway
 from tests.support.platform import Browser, ScriptedPlatform, error_code
 from tests.support.servers import ServerThread
+from tests.support.tcp_proxy import Cut
 
 # Writes of a launch after its state is consumed (one unit of work since fcfa397; before it, each its own
 # transaction, and a failure before any of these left the state consumed and the launch unlogged).

@@ -20,7 +20,8 @@ from ltigate.net.client import OutboundClient
 from ltigate.net.jwks_cache import JwksCache
 from ltigate.services.sealing import Sealer
 from tests.redis.conftest import SharedRedis
-from tests.redis.sockets import SilentServer, closed_port
+from tests.redis.sockets import SilentServer, redis_url_at
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -217,7 +218,7 @@ async def test_without_redis_each_process_fetches_for_itself(
 ) -> None:
     platform = Platform([keys["k1"]])
     with SilentServer() as silent:
-        url = silent.url_for(redis_url) if down == "silent server" else f"redis://127.0.0.1:{closed_port()}/0"
+        url = redis_url_at(redis_url, silent.port if down == "silent server" else free_port())
         cache, redis = node(platform, url, "ltigate-test:")
         try:
             with anyio.fail_after(3):  # one Redis timeout (0.5 s per call, 1 s per run) at most, then no waiting

@@ -19,10 +19,11 @@ from ltigate.services.gateway import Gateway
 from ltigate.services.records import PlatformFields, ResourceFields
 from ltigate.web.app import DeferredApp
 from tests.redis.conftest import SharedRedis
-from tests.redis.sockets import RedisProxy, closed_port
+from tests.redis.sockets import redis_port, redis_url_at
 from tests.support.gateway import GatewayHarness
 from tests.support.platform import Browser, ScriptedPlatform, error_code
 from tests.support.servers import ServerThread, free_port
+from tests.support.tcp_proxy import TcpProxy
 
 
 @dataclass
@@ -109,13 +110,13 @@ def test_one_key_set_fetch_serves_both_nodes_and_replays_fail_on_both(
 
 @pytest.mark.parametrize("down", ["closed port", "cut proxy"])
 def test_without_redis_launches_complete_on_both_nodes(tmp_path: Path, shared_redis: SharedRedis, down: str) -> None:
-    with RedisProxy(shared_redis.url) as proxy:
-        url = proxy.url_for(shared_redis.url) if down == "cut proxy" else f"redis://127.0.0.1:{closed_port()}/0"
+    with TcpProxy(redis_port(shared_redis.url)) as proxy:
+        url = redis_url_at(shared_redis.url, proxy.port if down == "cut proxy" else free_port())
         with two_nodes(tmp_path, url, shared_redis.prefix) as nodes:
             if down == "cut proxy":
                 # Node a fetches and shares the key set; node b has not needed it yet.
                 assert nodes.launch(login_on=nodes.a, launch_on=nodes.a, replay_on=(nodes.a,)).status_code == 303
-                proxy.close()
+                proxy.down()
             for login_on, launch_on in ((nodes.a, nodes.b), (nodes.b, nodes.a), (nodes.a, nodes.b)):
                 response = nodes.launch(login_on=login_on, launch_on=launch_on)
                 assert response.status_code == 303, (response.status_code, error_code(response))

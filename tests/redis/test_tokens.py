@@ -24,8 +24,9 @@ from ltigate.lti import ags
 from ltigate.services.gateway import Gateway
 from ltigate.services.records import Platform, PlatformFields
 from tests.redis.conftest import SharedRedis
-from tests.redis.sockets import RedisProxy, closed_port
-from tests.support.servers import ServerThread
+from tests.redis.sockets import redis_port, redis_url_at
+from tests.support.servers import ServerThread, free_port
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.anyio
 
@@ -156,12 +157,12 @@ async def test_without_redis_tokens_fall_back_to_the_database(
     tmp_path: Path, shared_redis: SharedRedis, endpoint: tuple[TokenEndpoint, str], down: str
 ) -> None:
     lms, lms_url = endpoint
-    with RedisProxy(shared_redis.url) as proxy:
-        url = proxy.url_for(shared_redis.url) if down == "cut proxy" else f"redis://127.0.0.1:{closed_port()}/0"
+    with TcpProxy(redis_port(shared_redis.url)) as proxy:
+        url = redis_url_at(shared_redis.url, proxy.port if down == "cut proxy" else free_port())
         async for pair in two_gateways(await gateway_settings(tmp_path, url, shared_redis.prefix), lms_url):
             if down == "cut proxy":
                 await pair.a.service_tokens.token(pair.platform, (ags.SCOPE_LINEITEM,), None)  # through Redis
-                proxy.close()
+                proxy.down()
             first = await pair.a.service_tokens.token(pair.platform, SCOPES, None)
             second = await pair.b.service_tokens.token(pair.platform, SCOPES, None)
             assert first == second == lms.issued[-1]
