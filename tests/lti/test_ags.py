@@ -317,6 +317,8 @@ def test_line_item_container():
         (b"[1]", "a line item must be a JSON object, got int"),
         (b'[{"label": "no id"}]', "a line item has no 'id' URL"),
         (b"[" * 100_000, "the line item container is not JSON"),
+        (b'[{"id": "https://lms.test/li/1", "label": "Quiz\\u0000"}]', "holds U+0000 or a lone surrogate"),
+        (b'[{"id": "https://lms.test/li/1", "tag": "\\udfff"}]', "holds U+0000 or a lone surrogate"),
     ],
 )
 def test_invalid_line_item_container(body, fragment):
@@ -402,7 +404,14 @@ def test_results():
     ]
 
 
-@pytest.mark.parametrize(("body", "fragment"), [(b"nope", "the result container is not JSON"), (b"{}", "JSON array")])
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"nope", "the result container is not JSON"),
+        (b"{}", "JSON array"),
+        (b'[{"userId": "u\\u0000"}]', "holds U+0000 or a lone surrogate"),
+    ],
+)
 def test_invalid_results(body, fragment):
     error = raised(parse_results, body)
     assert error.code == "service_response_invalid"

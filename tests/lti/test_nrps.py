@@ -194,6 +194,9 @@ def test_missing_or_bad_context_reads_as_none(context):
         (b'{"context": {"id": "c"}}', "has no 'members' array (got NoneType)"),
         (b'{"members": {"user_id": "u"}}', "has no 'members' array (got dict)"),
         (b"{" * 100_000, "is not JSON"),
+        (b'{"members": [{"user_id": "u", "name": "A\\u0000B"}]}', "holds U+0000 or a lone surrogate"),
+        (b'{"members": [{"user_id": "u\\ud800"}]}', "holds U+0000 or a lone surrogate"),
+        (b'{"members": [], "context": {"id": "c", "title": "T\x00"}}', "is not JSON"),
     ],
 )
 def test_bad_containers(body, fragment):

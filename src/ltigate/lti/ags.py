@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ltigate.lti.errors import LineItemInvalid, ScoreInvalid, ServiceResponseInvalid
 from ltigate.lti.links import append_query, parse_link_headers
+from ltigate.lti.text import may_hold_unstorable_text, storable
 
 LINEITEM: Final = "application/vnd.ims.lis.v2.lineitem+json"
 LINEITEM_CONTAINER: Final = "application/vnd.ims.lis.v2.lineitemcontainer+json"
@@ -291,10 +292,13 @@ def _params(*, limit: int | None, **values: str | None) -> list[tuple[str, str]]
 
 def _decode(body: bytes, what: str) -> object:
     try:
-        return json.loads(body)
+        document = json.loads(body)
     except (ValueError, RecursionError):
         snippet = " ".join(body[:120].decode("utf-8", "replace").split())
         raise ServiceResponseInvalid(f"{what} is not JSON: {snippet!r}") from None
+    if may_hold_unstorable_text(body) and not storable(document):
+        raise ServiceResponseInvalid(f"{what} holds U+0000 or a lone surrogate, which no LTI value holds")
+    return document
 
 
 def _text(obj: Mapping[str, object], name: str) -> str | None:

@@ -13,6 +13,7 @@ from ltigate.lti.errors import ServiceResponseInvalid
 from ltigate.lti.links import append_query, parse_link_headers
 from ltigate.lti.message import Context
 from ltigate.lti.roles import normalise_role
+from ltigate.lti.text import may_hold_unstorable_text, storable
 
 MEDIA_TYPE: Final = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 SCOPE: Final = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
@@ -73,6 +74,10 @@ def parse_membership_page(body: bytes) -> MembershipPage:
         raise ServiceResponseInvalid(f"the membership container is not JSON: {snippet!r}") from None
     if not isinstance(document, dict):
         raise ServiceResponseInvalid(f"the membership container must be a JSON object, got {type(document).__name__}")
+    if may_hold_unstorable_text(body) and not storable(document):  # PostgreSQL text refuses U+0000
+        raise ServiceResponseInvalid(
+            "the membership container holds U+0000 or a lone surrogate, which no LTI value holds"
+        )
     entries = document.get("members")
     if not isinstance(entries, list):
         raise ServiceResponseInvalid(f"the membership container has no 'members' array (got {type(entries).__name__})")
