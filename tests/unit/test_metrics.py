@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ltigate.services.metrics import MAX_SERIES, Metrics, Reading
+from ltigate.services.metrics import LATENCY_BUCKETS, MAX_SERIES, Histogram, Metrics, Reading, _number
 
 pytestmark = pytest.mark.anyio
 
@@ -51,3 +53,18 @@ async def test_label_values_beyond_the_bound_fold_into_one_series() -> None:
     text = await metrics.render()
     assert len(metrics.launches.values) == MAX_SERIES + 1
     assert 'ltigate_launches_total{outcome="other",error_code="other",message_type="other"} 50' in text
+
+
+@given(
+    st.lists(st.one_of(st.sampled_from(LATENCY_BUCKETS), st.floats(0, 100, allow_nan=False)), min_size=1, max_size=40)
+)
+def test_a_histogram_bucket_counts_every_observation_at_or_below_its_bound(values: list[float]) -> None:
+    histogram = Histogram("h", "test")
+    for value in values:
+        histogram.observe(value)
+    lines = histogram.render()
+    for bound in LATENCY_BUCKETS:
+        expected = sum(1 for value in values if value <= bound)
+        assert f'h_bucket{{le="{_number(bound)}"}} {expected}' in lines
+    assert f'h_bucket{{le="+Inf"}} {len(values)}' in lines
+    assert f"h_count {len(values)}" in lines

@@ -4,12 +4,12 @@ become score jobs in the outbox, written by the request that creates them and de
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from ltigate.lti import ags
 from ltigate.lti.message import LtiMessage
 from ltigate.services.errors import Conflict, InvalidField, NotFound
+from ltigate.services.ids import new_id
 from ltigate.services.launches import Launches
 from ltigate.services.ports import Clock, PlatformStore, ResourceStore, ScoreOutbox
 from ltigate.services.records import (
@@ -88,7 +88,7 @@ class Grades:
             comment=score.comment,
         )
         job = ScoreJob(
-            id=uuid.uuid4().hex,
+            id=new_id(),
             launch_id=launch_id,
             platform_id=platform.id,
             user_id=user_id,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -50,6 +49,7 @@ from ltigate.lti.platform_storage import StorageReport, check_storage_report, st
 from ltigate.lti.ticket import issue_ticket
 from ltigate.services.deep_linking import DeepLinking, OpenedSession
 from ltigate.services.digest import secret_digest
+from ltigate.services.ids import new_id
 from ltigate.services.learners import Learners
 from ltigate.services.login import GatewayUrls
 from ltigate.services.ports import Clock, KeyProvider, LaunchLog, ResourceStore, StateStore, UnitOfWork
@@ -184,7 +184,7 @@ class LaunchService:
 
         A StorageCheck is not an attempt of its own and is not logged; the post that follows it is.
         """
-        launch_id = uuid.uuid4().hex
+        launch_id = new_id()
         trace = _Trace()
         try:
             verified = await self._verify(form, binding, trace)

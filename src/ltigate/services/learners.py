@@ -5,10 +5,9 @@ details the launch carries; the learner's id is the stable user id the app recei
 
 from __future__ import annotations
 
-import uuid
-
 from ltigate.lti.message import LtiMessage
 from ltigate.services.errors import NotFound
+from ltigate.services.ids import new_id
 from ltigate.services.ports import LearnerStore
 from ltigate.services.records import Learner, LearnerFilter, LearnerProfile, LearnerVisit, Platform
 
@@ -39,7 +38,7 @@ class Learners:
         profile = learner_profile(message)
         if profile is None:
             return None
-        return await self._store.visit(uuid.uuid4().hex, platform.id, profile, now)
+        return await self._store.visit(new_id(), platform.id, profile, now)
 
     async def get(self, learner_id: str) -> Learner:
         learner = await self._store.get(learner_id)

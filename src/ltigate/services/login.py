@@ -6,13 +6,13 @@ authentication request the browser is redirected to.
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ltigate.lti.errors import LtiError
 from ltigate.lti.login import LoginInitiation, build_auth_request_url, parse_login_initiation
 from ltigate.services.digest import secret_digest
+from ltigate.services.ids import new_id
 from ltigate.services.ports import Clock, LaunchLog, StateStore
 from ltigate.services.records import LaunchOutcome, LaunchRecord, LoginState, Platform
 from ltigate.services.registrations import Registrations
@@ -83,7 +83,7 @@ class LoginService:
 
     async def _record_failure(self, error: LtiError, params: Mapping[str, str]) -> None:
         record = LaunchRecord(
-            id=uuid.uuid4().hex,
+            id=new_id(),
             created_at=self._clock(),
             outcome=LaunchOutcome.FAILED,
             error_code=error.code,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import math
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -63,25 +64,28 @@ class Histogram:
     help: str
     labels: tuple[str, ...] = ()
     buckets: tuple[float, ...] = LATENCY_BUCKETS
-    series: dict[tuple[str, ...], list[float]] = field(default_factory=dict)  # bucket counts, then sum, count
+    # Per series: the count of each bucket alone (not cumulative; summed when rendered), then sum, count.
+    series: dict[tuple[str, ...], list[float]] = field(default_factory=dict)
 
     def observe(self, seconds: float, *labels: str) -> None:
         key = _bounded(self.series, tuple(labels))
         counts = self.series.get(key)
         if counts is None:
             counts = self.series[key] = [0.0] * (len(self.buckets) + 2)
-        for index, bound in enumerate(self.buckets):
-            if seconds <= bound:
-                counts[index] += 1
+        index = bisect_left(self.buckets, seconds)  # the first bucket whose bound is >= seconds
+        if index < len(self.buckets):
+            counts[index] += 1
         counts[-2] += seconds
         counts[-1] += 1
 
     def render(self) -> list[str]:
         lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
         for key, counts in sorted(self.series.items()):
+            below = 0.0
             for index, bound in enumerate(self.buckets):
+                below += counts[index]
                 le = f'le="{_number(bound)}"'
-                lines.append(f"{self.name}_bucket{_labels(self.labels, key, le)} {_number(counts[index])}")
+                lines.append(f"{self.name}_bucket{_labels(self.labels, key, le)} {_number(below)}")
             lines.append(f"{self.name}_bucket{_labels(self.labels, key, INF)} {_number(counts[-1])}")
             lines.append(f"{self.name}_sum{_labels(self.labels, key)} {_number(counts[-2])}")
             lines.append(f"{self.name}_count{_labels(self.labels, key)} {_number(counts[-1])}")
