@@ -113,10 +113,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         upgrade(url)
         yield url
         return
-    server: PostgresServer = request.getfixturevalue("postgres")
-    url = server.create(template=server.template)
+    yield request.getfixturevalue("postgres_database_url")
+
+
+@pytest.fixture
+def postgres_database_url(postgres: PostgresServer) -> Iterator[str]:
+    """A database at the head revision on the PostgreSQL test server, used by this test alone (for tests of
+    PostgreSQL's own paths)."""
+    url = postgres.create(template=postgres.template)
     yield url
-    server.drop(url)
+    postgres.drop(url)
 
 
 @pytest.fixture

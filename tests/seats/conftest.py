@@ -25,6 +25,7 @@ from tests.db.conftest import (  # noqa: F401  (the storage tests' fixtures)
     empty_database_url,
     engine,
     postgres,
+    postgres_database_url,
 )
 from tests.support.gateway import GatewayHarness, database_params, running_gateway
 from tests.support.platform import LEARNER, Browser, ScriptedPlatform

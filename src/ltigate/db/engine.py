@@ -27,9 +27,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from ltigate.db import direct_asyncpg
 from ltigate.db.checkpoints import BACKSTOP_PAGES
-from ltigate.db.inline_sqlite import InlineConnection, InlineDatabase, Prepared
+from ltigate.db.inline_sqlite import InlineConnection, InlineDatabase
 from ltigate.db.migrate import head_revision
+from ltigate.db.prepared import Prepared
 from ltigate.services.errors import NotMigrated, StoreUnavailable
 
 # A pooled PostgreSQL connection idle for longer than this is pinged before use.
@@ -230,14 +232,23 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     except (DBAPIError, OSError, PoolTimeout) as exc:
         raise unavailable(exc) from exc
     try:
-        async with connection.begin():
-            yield connection
+        # No explicit BEGIN through SQLAlchemy: a statement begins the transaction (SQLAlchemy's autobegin,
+        # or db.direct_asyncpg for prepared statements), and closing the connection rolls back what is open.
+        yield connection
+        await _commit(connection)
     except Exception as exc:
         if is_unavailable(exc):
             raise unavailable(exc) from exc
         raise
     finally:
         await connection.close()
+
+
+async def _commit(connection: AsyncConnection) -> None:
+    if connection.in_transaction():  # a statement went through SQLAlchemy, which began the transaction
+        await connection.commit()
+    elif connection.dialect.name == "postgresql":  # only prepared statements ran, directly on asyncpg
+        await direct_asyncpg.commit(connection)
 
 
 @asynccontextmanager
@@ -266,14 +277,18 @@ async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         await connection.start()
     except (DBAPIError, OSError, PoolTimeout) as exc:
         raise unavailable(exc) from exc
+    # The DBAPI connection's own autocommit switch, as SQLAlchemy's AUTOCOMMIT isolation level sets it, without
+    # the two trips through SQLAlchemy's greenlet that setting and resetting that level costs.
+    dbapi_connection: Any = connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    dbapi_connection.autocommit = True
     try:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
         yield connection
     except Exception as exc:
         if is_unavailable(exc):
             raise unavailable(exc) from exc
         raise
     finally:
+        dbapi_connection.autocommit = False
         await connection.close()
 
 
@@ -311,9 +326,14 @@ def _inline_transaction(database: InlineDatabase) -> Iterator[AsyncConnection]:
 
 async def run(connection: AsyncConnection, prepared: Prepared, values: Mapping[str, Any]) -> list[Any]:
     """Execute a prepared hot-path statement in `connection`'s transaction; its rows (empty without
-    RETURNING). Inline SQLite runs the precompiled SQL on the driver; other engines, the Core statement."""
+    RETURNING). Inline SQLite and asyncpg run the precompiled SQL on the driver (db/prepared.py); other
+    engines, the Core statement."""
     if isinstance(connection, InlineConnection):
         return connection.run_prepared(prepared, values)
+    if connection.dialect.name == "postgresql":
+        rows = await direct_asyncpg.run(connection, prepared, values)
+        if rows is not None:
+            return rows
     result = await connection.execute(prepared.statement, values)
     return list(result.all()) if result.returns_rows else []
 

@@ -5,10 +5,7 @@ and back (five to six hops of ~20 µs per one-statement transaction, plus the as
 of CPU per transaction instead of ~35–75 µs; bench/README.md). An inline transaction never yields to the
 loop, so transactions of one process never interleave and never wait for each other; only another process
 holding the write lock (a CLI command) makes the loop wait, for as long as it holds it (at most the
-busy_timeout). The commit that crosses SQLite's WAL threshold (1000 pages) checkpoints, with two fsyncs,
-and stalls the loop for that long: milliseconds, every few hundred launches (bench/README.md). A
-checkpoint thread does not help: under a steady stream of commits its passive checkpoints never finish
-and the WAL is never rewound.
+busy_timeout). Checkpoints run in a thread (db/checkpoints.py), so no commit copies the WAL back.
 """
 
 from __future__ import annotations
@@ -16,55 +13,19 @@ from __future__ import annotations
 import sqlite3
 import threading
 import weakref
-from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from sqlalchemy import exc
-from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine, ScalarResult
 from sqlalchemy.sql.base import Executable
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ClauseElement
 
 from ltigate.db.checkpoints import Checkpointer
+from ltigate.db.prepared import Prepared
 
 T = TypeVar("T")
 Parameters = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
-
-
-_SQLITE = SQLiteDialect_pysqlite()
-
-
-class Prepared:
-    """A hot-path statement compiled once for SQLite's driver (`?` parameters in a fixed order), so an
-    inline connection runs it on the DBAPI cursor without SQLAlchemy's per-execution work (execution
-    context, parameter processing, result metadata: ~50 µs a statement, more than SQLite takes to run it).
-
-    Only for statements whose parameters and result columns need no type conversion (text, numbers,
-    booleans, NULL). Other databases run `statement` through SQLAlchemy as usual.
-    """
-
-    __slots__ = ("_row", "names", "sql", "statement")
-
-    def __init__(self, statement: Executable) -> None:
-        compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(dialect=_SQLITE))
-        self.statement, self.sql = statement, compiled.string
-        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
-        self._row: Any = None
-
-    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(values[name] for name in self.names)
-
-    def rows(self, description: Sequence[Sequence[Any]] | None, raw: Sequence[Any]) -> list[Any]:
-        """Rows with attribute access by column name, as SQLAlchemy's Row gives them."""
-        if not raw:
-            return []
-        if self._row is None:
-            assert description is not None
-            self._row = namedtuple("Row", [column[0] for column in description], rename=True)  # type: ignore[misc]
-        return [self._row._make(row) for row in raw]
 
 
 class InlineConnection:
@@ -108,16 +69,17 @@ class InlineConnection:
     def run_prepared(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Any]:
         """Run `prepared` on the DBAPI connection inside this connection's transaction; driver errors are
         raised as SQLAlchemy's (IntegrityError, OperationalError, ...), as `execute` raises them."""
-        connection = self._connection
+        connection, compiled = self._connection, prepared.sqlite
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        parameters = prepared.parameters(values)
+        parameters = compiled.parameters(values)
         if connection._has_events or connection.engine._has_events:  # statement tracing and counting still work
-            connection.dispatch.before_cursor_execute(connection, cursor, prepared.sql, parameters, None, False)
+            connection.dispatch.before_cursor_execute(connection, cursor, compiled.sql, parameters, None, False)
         try:
-            cursor.execute(prepared.sql, parameters)
-            return prepared.rows(cursor.description, cursor.fetchall())
+            cursor.execute(compiled.sql, parameters)
+            raw = cursor.fetchall()
+            return compiled.rows((column[0] for column in cursor.description or ()), raw) if raw else []
         except sqlite3.Error as error:
-            raise _wrapped(prepared.sql, error) from error
+            raise _wrapped(compiled.sql, error) from error
         finally:
             cursor.close()
 

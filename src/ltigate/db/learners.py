@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ltigate.db.engine import autocommit, run, transaction
-from ltigate.db.inline_sqlite import Prepared
+from ltigate.db.prepared import Prepared
 from ltigate.db.schema import learners
 from ltigate.services.records import Learner, LearnerFilter, LearnerProfile, LearnerVisit
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ltigate.db.engine import autocommit, run, transaction
-from ltigate.db.inline_sqlite import Prepared
+from ltigate.db.prepared import Prepared
 from ltigate.db.schema import login_states
 from ltigate.services.errors import Conflict
 from ltigate.services.records import ConsumedState, LoginState
