@@ -3,39 +3,23 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
-from ltigate.logs import JsonFormatter
 from tests.e2e.conftest import Env, Registered
 from tests.e2e.test_launch import launch
+from tests.support.log_lines import Lines, captured_lines
 from tests.support.platform import Browser, error_code
 
 Register = Callable[..., Registered]
 
 
-class Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.setFormatter(JsonFormatter())
-        self.lines: list[dict[str, object]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(json.loads(self.format(record)))
-
-
 @pytest.fixture
 def lines() -> Iterator[Lines]:
-    handler, logger = Lines(), logging.getLogger("ltigate")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    with captured_lines() as handler:
+        yield handler
 
 
 def test_a_failed_launch_logs_its_code_under_the_request_id_of_its_answer(

@@ -1,11 +1,15 @@
-"""Reading browser forms and query strings with size caps, before anything else looks at them."""
+"""Reading browser forms and query strings with size caps, before anything else looks at them: from a
+Starlette request (read_form), or from a request's parts and its ASGI messages (collect_form, web.hot_path).
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Final
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive
 
 from ltigate.lti.errors import Culprit, LtiError, TokenTooLarge
 
@@ -37,16 +41,40 @@ async def read_form(request: Request) -> dict[str, str]:
 
 async def read_form_fields(request: Request) -> list[tuple[str, str]]:
     """Like read_form, keeping every value of a repeated field (query parameters first, then the body)."""
-    params = _fields(request.url.query, "query string") if request.url.query else []
-    if request.method != "POST":
+    query, headers = query_text(request.scope.get("query_string", b"")), request.headers
+    return await collect_form(
+        request.method, query, headers.get("content-length"), headers.get("content-type", ""), request.stream()
+    )
+
+
+def query_text(raw: bytes) -> str:
+    """The query string as starlette's request.url.query gives it (urlsplit drops tabs and line breaks and
+    ends the query at a '#'). Raises UnsupportedForm (415) when it is not UTF-8."""
+    try:
+        query = raw.decode()
+    except UnicodeDecodeError:
+        raise UnsupportedForm("the query string is not valid UTF-8") from None
+    if "#" in query or "\t" in query or "\n" in query or "\r" in query:
+        return urlsplit("?" + query).query
+    return query
+
+
+async def collect_form(
+    method: str, query: str, declared_length: str | None, content_type: str, chunks: AsyncIterable[bytes]
+) -> list[tuple[str, str]]:
+    """The fields of `query` and, for a POST, of the urlencoded body arriving in `chunks`: read_form_fields
+    for a request given as its parts (`content_type` is the header as sent, "" when there is none; `chunks`
+    raises starlette's ClientDisconnect when the client leaves). Checks and errors as read_form, in its order:
+    the query string, the declared length (before any of the body is read), the body's size as it arrives,
+    then its content type and encoding."""
+    params = _fields(query, "query string") if query else []
+    if method != "POST":
         return params
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
-        raise TokenTooLarge(f"the form has {declared[:20]} bytes; at most {MAX_FORM_BYTES} are accepted")
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if declared_length is not None and (not declared_length.isdigit() or int(declared_length) > MAX_FORM_BYTES):
+        raise TokenTooLarge(f"the form has {declared_length[:20]} bytes; at most {MAX_FORM_BYTES} are accepted")
     body = bytearray()
     try:
-        async for chunk in request.stream():
+        async for chunk in chunks:
             body += chunk
             if len(body) > MAX_FORM_BYTES:
                 raise TokenTooLarge(f"the form exceeds {MAX_FORM_BYTES} bytes")
@@ -54,13 +82,28 @@ async def read_form_fields(request: Request) -> list[tuple[str, str]]:
         raise FormIncomplete(f"the client disconnected after {len(body)} bytes of the form") from None
     if not body:
         return params
-    if content_type != "application/x-www-form-urlencoded":
-        raise UnsupportedForm(f"content type '{content_type[:60]}' is not accepted; post an urlencoded form")
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        raise UnsupportedForm(f"content type '{media_type[:60]}' is not accepted; post an urlencoded form")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise UnsupportedForm("the form is not valid UTF-8 urlencoded data") from None
     return params + _fields(text, "form")
+
+
+async def stream_body(receive: Receive) -> AsyncIterator[bytes]:
+    """The body of an ASGI request as it arrives, as starlette's Request.stream() yields it: non-empty chunks,
+    ClientDisconnect when the client leaves first."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            if body := message.get("body", b""):
+                yield body
+            if not message.get("more_body", False):
+                return
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
 
 
 def _fields(text: str, where: str) -> list[tuple[str, str]]:

@@ -1,7 +1,8 @@
 """The LTI endpoints a platform and a browser talk to: OIDC login, launch (and its continuation after a
 platform-storage check), and the key sets. Pages shown in the LMS frame carry the platform's frame-ancestors.
 
-Plain Starlette handlers (no dependency injection) because they are the hot path.
+The launch endpoints are plain ASGI apps, no dependency injection: login and launch are the hot path
+(web.hot_path), and the continuation shares the launch's answers.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import hashlib
 
 from jinja2 import Environment
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ltigate.lti.errors import LtiError
 from ltigate.lti.keys import key_set_document
@@ -23,6 +25,7 @@ from ltigate.services.records import KeyPurpose
 from ltigate.web import deep_linking, framing
 from ltigate.web.errors import html_error
 from ltigate.web.forms import read_form
+from ltigate.web.hot_path import AsgiEndpoint, Redirect, read_head, receive_form
 from ltigate.web.platform_storage import (
     CONTINUE_PATH,
     StoragePages,
@@ -58,23 +61,25 @@ def routes(gateway: Gateway, templates: Environment) -> list[Route]:
 
     storage_pages = StoragePages(gateway, templates)
 
-    async def login(request: Request) -> Response:
+    async def login(scope: Scope, receive: Receive, send: Send) -> None:
+        head = read_head(scope)
         params: dict[str, str] = {}
         try:
-            params = await read_form(request)
+            params = await receive_form(head, receive)
             redirect = await gateway.login.begin(params)
         except (LtiError, ServiceError) as error:
             policy = framing.page_policy(await framing.for_login(gateway, params))
-            return html_error(templates, error, policy=policy)
-        response: Response
-        if redirect.initiation.storage_target is not None or in_frame(request):
-            response = storage_pages.login_page(redirect)
-        else:
-            response = RedirectResponse(redirect.url, status_code=302, headers={"Cache-Control": "no-store"})
-        response.headers.append("set-cookie", state_cookie(redirect.state, redirect.max_age, secure))
-        return response
+            await html_error(templates, error, policy=policy)(scope, receive, send)
+            return
+        cookie = state_cookie(redirect.state, redirect.max_age, secure)
+        if redirect.initiation.storage_target is None and not in_frame(head.fetch_dest):
+            await Redirect(302, redirect.url, set_cookie=cookie)(scope, receive, send)
+            return
+        page = storage_pages.login_page(redirect)
+        page.headers.append("set-cookie", cookie)
+        await page(scope, receive, send)
 
-    async def complete(form: dict[str, str], binding: BrowserBinding) -> Response:
+    async def complete(form: dict[str, str], binding: BrowserBinding) -> ASGIApp:
         try:
             completed = await gateway.launch.complete(
                 LaunchForm(
@@ -94,26 +99,32 @@ def routes(gateway: Gateway, templates: Environment) -> list[Route]:
             return html_error(templates, error, policy=policy)
         # The state cookie stays until it expires: its state is consumed, and a replay of this launch
         # from the same browser must be named as a replay rather than as a missing cookie.
-        return RedirectResponse(completed.redirect_url, status_code=303, headers={"Cache-Control": "no-store"})
+        return Redirect(303, completed.redirect_url)
 
-    async def launch(request: Request) -> Response:
-        form: dict[str, str] = {}
+    async def launch(scope: Scope, receive: Receive, send: Send) -> None:
+        head = read_head(scope)
         try:
-            form = await read_form(request)
+            form = await receive_form(head, receive)
         except (LtiError, ServiceError) as error:
-            return html_error(templates, error, policy=framing.page_policy(framing.NOBODY))
+            await html_error(templates, error, policy=framing.page_policy(framing.NOBODY))(scope, receive, send)
+            return
         state = form.get("state")
-        return await complete(form, CookieBinding(request.cookies.get(state_cookie_name(state)) if state else None))
+        answer = await complete(form, CookieBinding(head.cookie(state_cookie_name(state)) if state else None))
+        await answer(scope, receive, send)
 
-    async def launch_continue(request: Request) -> Response:
+    async def launch_continue(scope: Scope, receive: Receive, send: Send) -> None:
         """The launch again, posted by the check page with what it read from the platform's storage."""
+        request = Request(scope, receive)
+        answer: ASGIApp
         try:
             form = await read_form(request)
         except (LtiError, ServiceError) as error:
-            return html_error(templates, error, policy=framing.page_policy(framing.NOBODY))
-        same_origin = posted_by_own_page(request, gateway.settings.origin)
-        only_launch: dict[str, str] = {name: form[name] for name in ("id_token", "state") if name in form}
-        return await complete(only_launch, StorageBinding(read_storage_report(form), same_origin))
+            answer = html_error(templates, error, policy=framing.page_policy(framing.NOBODY))
+        else:
+            same_origin = posted_by_own_page(request, gateway.settings.origin)
+            only_launch: dict[str, str] = {name: form[name] for name in ("id_token", "state") if name in form}
+            answer = await complete(only_launch, StorageBinding(read_storage_report(form), same_origin))
+        await answer(scope, receive, send)
 
     def key_set(purpose: KeyPurpose) -> Response:
         return JSONResponse(
@@ -129,9 +140,9 @@ def routes(gateway: Gateway, templates: Environment) -> list[Route]:
         return key_set(KeyPurpose.TICKET)
 
     return [
-        Route("/lti/login", login, methods=["GET", "POST"]),
-        Route("/lti/launch", launch, methods=["POST"]),
-        Route(CONTINUE_PATH, launch_continue, methods=["POST"]),
+        Route("/lti/login", AsgiEndpoint(login), methods=["GET", "POST"]),
+        Route("/lti/launch", AsgiEndpoint(launch), methods=["POST"]),
+        Route(CONTINUE_PATH, AsgiEndpoint(launch_continue), methods=["POST"]),
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),
         Route("/.well-known/ticket-jwks.json", ticket_jwks, methods=["GET"]),
     ]

@@ -78,10 +78,10 @@ class StoragePages:
         return HTMLResponse(body, headers=_headers(page_policy(ancestors, scripts=True, form_action=None)))
 
 
-def in_frame(request: Request) -> bool:
-    """The browser says this navigation loads a frame (Fetch Metadata): the login gets the page that checks
-    whether cookies work here, instead of a redirect."""
-    return request.headers.get("sec-fetch-dest") in FRAME_DESTINATIONS
+def in_frame(fetch_dest: str | None) -> bool:
+    """The browser says this navigation loads a frame (Fetch Metadata: `fetch_dest` is the Sec-Fetch-Dest
+    header): the login gets the page that checks whether cookies work here, instead of a redirect."""
+    return fetch_dest in FRAME_DESTINATIONS
 
 
 def posted_by_own_page(request: Request, own_origin: str) -> bool:
