@@ -25,7 +25,7 @@ class Cli:
 
     def __call__(self, *args: str, env: dict[str, str] | None = None) -> Result:
         """Run `ltigate <args>` with LTIGATE_DATA_DIR and LTIGATE_BASE_URL pointing at this test's setup."""
-        variables = {"LTIGATE_DATA_DIR": str(self.data_dir), "LTIGATE_BASE_URL": BASE_URL, **(env or {})}
+        variables = self.env(**(env or {}))
         return CliRunner().invoke(build_app(), list(args), env=variables, catch_exceptions=False)
 
     def ok(self, *args: str) -> Result:
@@ -33,9 +33,14 @@ class Cli:
         assert result.exit_code == 0, result.output
         return result
 
-    def gateway(self, work: Callable[[Gateway], Awaitable[T]]) -> T:
-        """Run `work` with a gateway on the same data directory, as another process would."""
-        settings = load_settings(env={"LTIGATE_DATA_DIR": str(self.data_dir), "LTIGATE_BASE_URL": BASE_URL})
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment of this test's setup, with `extra` variables."""
+        return {"LTIGATE_DATA_DIR": str(self.data_dir), "LTIGATE_BASE_URL": BASE_URL, **extra}
+
+    def gateway(self, work: Callable[[Gateway], Awaitable[T]], **extra: str) -> T:
+        """Run `work` with a gateway on the same data directory (and `extra` variables), as another process
+        would."""
+        settings = load_settings(env=self.env(**extra))
 
         async def session() -> T:
             gateway = await build_gateway(settings)

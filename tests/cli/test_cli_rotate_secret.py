@@ -8,7 +8,6 @@ import asyncio
 import base64
 import secrets
 import stat
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -16,7 +15,7 @@ from typing import TypeVar
 import pytest
 from click.testing import Result
 
-from ltigate.bootstrap import build_gateway, secret_rotation
+from ltigate.bootstrap import secret_rotation
 from ltigate.config import load_settings
 from ltigate.db.engine import create_engine, dispose
 from ltigate.db.keys import SqlKeyStore
@@ -47,23 +46,6 @@ class Signing:
     jwks: list[dict[str, object]]
 
 
-def env(cli: Cli, **extra: str) -> dict[str, str]:
-    return {"LTIGATE_DATA_DIR": str(cli.data_dir), "LTIGATE_BASE_URL": BASE_URL, **extra}
-
-
-def with_gateway(cli: Cli, work: Callable[[Gateway], Awaitable[T]], **extra: str) -> T:
-    settings = load_settings(env=env(cli, **extra))
-
-    async def session() -> T:
-        gateway = await build_gateway(settings)
-        try:
-            return await work(gateway)
-        finally:
-            await gateway.close()
-
-    return asyncio.run(session())
-
-
 def signing(cli: Cli, **extra: str) -> Signing:
     """What a gateway started on this data directory signs with and publishes."""
 
@@ -78,7 +60,7 @@ def signing(cli: Cli, **extra: str) -> Signing:
             jwks=[dict(jwk) for jwk in published],
         )
 
-    return with_gateway(cli, read, **extra)
+    return cli.gateway(read, **extra)
 
 
 def database_url(cli: Cli) -> str:
@@ -177,7 +159,7 @@ def test_rotation_re_encrypts_everything_and_keeps_the_same_signing_keys(started
     assert (after.kid, after.private_pem) == (before.kid, before.private_pem)
     assert (after.published, after.ticket_published) == (before.published, before.ticket_published)
     with_key = parse_key_set({"keys": before.jwks})
-    token_signed = sign({"iss": BASE_URL, "aud": "check"}, with_gateway(started, _signing_key))
+    token_signed = sign({"iss": BASE_URL, "aud": "check"}, started.gateway(_signing_key))
     header = read_unverified_header(token_signed)
     public = with_key.find(header.kid)
     assert public is not None and verify_signature(token_signed, public, header)["aud"] == "check"
@@ -302,7 +284,7 @@ class RenameFails(DataDirectoryKeyFiles):
 
 
 def rotate_with(cli: Cli, files: type[DataDirectoryKeyFiles]) -> None:
-    settings = load_settings(env=env(cli))
+    settings = load_settings(env=cli.env())
 
     async def run() -> None:
         async with secret_rotation(settings, key_files=files(settings.data_dir, managed=True)) as rotation:
@@ -369,7 +351,7 @@ def test_a_process_still_on_the_old_key_keeps_signing_and_says_why_it_cannot_rel
             await gateway.tool_keys.rotate()  # a key sealed with the old secret would open nowhere else
         assert gateway.tool_keys.signing_key(KeyPurpose.LTI).kid == kid
 
-    with_gateway(started, scenario, LTIGATE_SECRET_KEY=key_text(old_key))
+    started.gateway(scenario, LTIGATE_SECRET_KEY=key_text(old_key))
     assert len([v for v in stored(started) if v.kind is SealedKind.TOOL_KEY]) == 4
 
 
