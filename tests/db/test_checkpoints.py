@@ -80,3 +80,37 @@ async def test_transactions_wait_while_the_gate_is_closed(tmp_path: Path) -> Non
         assert await states.peek("h1") is not None
     finally:
         await dispose(engine)
+
+
+@pytest.mark.parametrize(
+    ("frames_seen", "gated_call"),
+    [
+        ([1000, 1020, 1030], 2),  # few frames committed during the first pass: the gate closes next
+        ([1000, 1400, 1500, 1530, 1540], 4),  # catching up: 400, then 100, then 30 new frames
+        ([1000, 2000, 3000, 4000, 5000], 4),  # never catching up: at most three passes more, then the gate
+        ([1000, 40, 50], 2),  # the log restarted between the passes: 40 new frames
+    ],
+)
+async def test_the_gate_closes_once_a_pass_finds_few_new_frames(
+    frames_seen: list[int], gated_call: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkpoints, "INTERVAL", 0.01)
+    checkpointer = checkpoints.Checkpointer(str(tmp_path / "unused.db"))
+    gate_open: list[bool] = []
+
+    def scripted_pass() -> int:  # in the executor's thread, as the real pass
+        gate = checkpointer._gate
+        gate_open.append(gate is not None and gate.is_set())
+        return frames_seen[min(len(gate_open), len(frames_seen)) - 1]
+
+    monkeypatch.setattr(checkpointer, "_checkpoint", scripted_pass)
+    checkpointer.committed()  # starts the checkpoint task, which counts commits from here on
+    await asyncio.sleep(0)
+    checkpointer.committed()
+    for _ in range(500):
+        if len(gate_open) > gated_call:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # one round per batch of commits: no pass after the gated one
+    checkpointer.close()
+    assert gate_open == [True] * gated_call + [False]

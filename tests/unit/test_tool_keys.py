@@ -60,3 +60,32 @@ def test_rotation_publishes_ahead_and_retires_after_the_overlap(tmp_path: Path) 
         await engine.dispose()
 
     asyncio.run(scenario())
+
+
+def test_reload_follows_a_rotation_made_elsewhere_and_keeps_an_unchanged_key(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}"
+    upgrade(url)
+
+    async def scenario() -> None:
+        engine = create_engine(url)
+        clock = Clock()
+        store = SqlKeyStore(engine)
+        here = ToolKeys(store, Sealer(b"s" * 32), clock, overlap_seconds=3600)
+        elsewhere = ToolKeys(store, Sealer(b"s" * 32), clock, overlap_seconds=3600)
+        await here.ensure()
+        await elsewhere.ensure()
+        loaded = here.signing_key(KeyPurpose.LTI)
+        await here.reload()
+        assert here.signing_key(KeyPurpose.LTI) is loaded  # same kid: not unsealed and parsed again
+
+        result = await elsewhere.rotate(KeyPurpose.LTI)
+        assert here.signing_key(KeyPurpose.LTI).kid == loaded.kid  # until it reloads
+        await here.reload()
+        assert here.signing_key(KeyPurpose.LTI).kid == result.activated != loaded.kid
+        assert here.signing_key(KeyPurpose.TICKET).kid == elsewhere.signing_key(KeyPurpose.TICKET).kid
+        assert {k["kid"] for k in here.published(KeyPurpose.LTI)} == {
+            k["kid"] for k in elsewhere.published(KeyPurpose.LTI)
+        }
+        await engine.dispose()
+
+    asyncio.run(scenario())

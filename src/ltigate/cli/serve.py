@@ -25,8 +25,8 @@ from ltigate.cli.info import print_urls
 from ltigate.config import Settings, load_settings
 from ltigate.logs import configure as configure_logging
 from ltigate.services.gateway import Gateway
-from ltigate.web.app import create_app
-from ltigate.worker import runner
+from ltigate.web.app import Background, create_app
+from ltigate.worker import housekeeping, runner
 
 # uvicorn's own code for "the server did not start" (lifespan startup failed).
 EXIT_STARTUP_FAILURE: Final = supervisor.EXIT_STARTUP_FAILURE
@@ -37,7 +37,11 @@ Host = Annotated[str | None, typer.Option("--host", help="Address to bind. Env: 
 Port = Annotated[int | None, typer.Option("--port", help="Port to listen on. Env: LTIGATE_PORT.", show_default=False)]
 NoWorker = Annotated[
     bool,
-    typer.Option("--no-worker", help="Do not deliver scores or run housekeeping in the server process(es)."),
+    typer.Option(
+        "--no-worker",
+        help="Do not deliver scores or run housekeeping in the server process(es); they still reload the "
+        "tool keys every minute.",
+    ),
 ]
 Workers = Annotated[
     int | None,
@@ -102,6 +106,13 @@ def server_config(app: ASGIApp, settings: Settings, proxy_headers: bool) -> uvic
         lifespan="on",
         log_config=None,  # uvicorn's loggers go through ours (ltigate.logs): JSON lines with request ids
     )
+
+
+def background_tasks(*, run_worker: bool) -> list[Background]:
+    """What a server process runs beside the app: the worker (score delivery and housekeeping, which
+    reloads the tool keys), or with --no-worker the key reload alone, so it signs with and publishes the
+    keys `ltigate keys rotate` changed in another process."""
+    return [runner.run_all] if run_worker else [housekeeping.refresh_keys]
 
 
 def serve(
@@ -205,7 +216,7 @@ async def _serve(
     # The gateway's connections belong to this event loop, so it is built here, where uvicorn runs.
     gateway = await build_gateway(settings)
     try:
-        app = create_app(gateway, background=[runner.run_all] if run_worker else [])
+        app = create_app(gateway, background=background_tasks(run_worker=run_worker))
         config = server_config(app, settings, proxy_headers)
         if supervised is not None:
             listener, link = supervised

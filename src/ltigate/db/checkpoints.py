@@ -6,11 +6,12 @@ checkpoint's time is waiting for the disk (4–5 ms per ~1000 pages here), and e
 this was most of the launch bench's p99 on the standard event loop (bench/README.md, "Checkpoints").
 
 Here a thread does it instead, on a connection of its own, every INTERVAL seconds while there are
-commits: a `wal_checkpoint(PASSIVE)` while writes go on (most of the copying), then a second one with
-the gate closed (inline transactions that have not begun wait for it; none is open, since they never span
-a yield): it copies only what was committed during the first and syncs, and then the next writer starts
-the log from its beginning, so it does not grow. The gate is closed for one fsync and a few hundred
-pages (5–10 ms here, four times a second under full load). PASSIVE never waits for other processes:
+commits: a `wal_checkpoint(PASSIVE)` while writes go on (most of the copying), then up to three more
+while writes go on, each copying what was committed during the one before, until one finds few new
+frames; then a last one with the gate closed (inline transactions that have not begun wait for it; none is
+open, since they never span a yield): it copies only those few frames and syncs, and then the next writer
+starts the log from its beginning, so it does not grow. The gate is closed for the syncs and a few dozen
+pages, four times a second under full load. PASSIVE never waits for other processes:
 their readers or writers only make a checkpoint copy less, and the next one catches up. The
 event loop goes on meanwhile with everything that is not a statement: parsing, verifying, signing,
 answering. SQLite's own autocheckpoint stays as a backstop at BACKSTOP_PAGES, for a disk too slow to keep
@@ -29,6 +30,10 @@ from typing import Final
 INTERVAL: Final = 0.25
 BACKSTOP_PAGES: Final = 10_000
 BUSY_TIMEOUT_MS: Final = 5000
+# Passes while writes go on after the first, each copying what was committed during the one before, until
+# one finds at most GATED_FRAMES new frames: the gated pass then copies about that many.
+CATCH_UP_PASSES: Final = 3
+GATED_FRAMES: Final = 64
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +84,13 @@ class Checkpointer:
                 continue
             seen = self._commits
             try:
-                # Most of the copying while writes go on, then the rest with the writers paused: only
-                # what was committed during the first pass, and one fsync.
-                await self._loop.run_in_executor(None, self._checkpoint)
+                # Most of the copying while writes go on, then again for what was committed meanwhile
+                # until little is left, then the rest with the writers paused: a few pages and the syncs.
+                frames = await self._loop.run_in_executor(None, self._checkpoint)
+                for _ in range(CATCH_UP_PASSES):
+                    previous, frames = frames, await self._loop.run_in_executor(None, self._checkpoint)
+                    if _appended(previous, frames) <= GATED_FRAMES:
+                        break
                 self._gate.clear()
                 try:
                     await self._loop.run_in_executor(None, self._checkpoint)
@@ -90,14 +99,16 @@ class Checkpointer:
             except Exception as exc:  # the backstop still checkpoints; never take the gateway down for this
                 log.warning("SQLite checkpoint failed: %s", exc)
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self) -> int:
+        """One PASSIVE pass; the number of frames in the log when it began (-1 when none ran)."""
         with self._lock:
             if self._closed:
-                return
+                return -1
             if self._connection is None:
                 self._connection = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
                 self._connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            row = self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            return int(row[1]) if row is not None else -1
 
     def close(self) -> None:
         """Stop checkpointing; the thread's connection is closed (a checkpoint running finishes first)."""
@@ -114,6 +125,12 @@ class Checkpointer:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+
+
+def _appended(before: int, after: int) -> int:
+    """Frames committed between two passes that saw `before` and `after` frames in the log (after a
+    restart of the log, everything in it is new)."""
+    return after if after < before else after - before
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -88,8 +88,9 @@ class ToolKeys:
             active = sorted((k for k in keys if k.state is KeyState.ACTIVE), key=lambda k: k.activated_at or 0)
             if active:
                 newest = active[-1]
-                pem = self._open(newest)
-                self._signing[purpose] = load_signing_key(pem, newest.alg, newest.kid)
+                current = self._signing.get(purpose)
+                if current is None or current.kid != newest.kid:  # unchanged: no unsealing and parsing again
+                    self._signing[purpose] = load_signing_key(self._open(newest), newest.alg, newest.kid)
             self._published[purpose] = [
                 dict(k.public_jwk) for k in keys if k.state is not KeyState.RETIRED or (k.retire_at or 0) > now
             ]

@@ -1,5 +1,6 @@
 """The housekeeping loop: purges expired login states and reloads the tool keys, so key rotations made
-by another process are picked up. Runs inside `serve` and as `ltigate worker`.
+by another process are picked up. Runs inside `serve` and as `ltigate worker`; a `serve --no-worker`
+process runs only the key reload (`refresh_keys`), since it signs too.
 """
 
 from __future__ import annotations
@@ -27,3 +28,16 @@ async def run(gateway: Gateway, *, interval: float = 60.0, passes: int | None = 
         done += 1
         if passes is None or done < passes:
             await anyio.sleep(interval)
+
+
+async def refresh_keys(gateway: Gateway, *, interval: float = 60.0, passes: int | None = None) -> None:
+    """Reload the tool keys every `interval` seconds until cancelled (or `passes` times): what a server
+    process that runs no housekeeping needs to sign with, and publish, the keys another process rotated."""
+    done = 0
+    while passes is None or done < passes:
+        await anyio.sleep(interval)  # the gateway loaded them when it was built
+        try:
+            await gateway.tool_keys.reload()
+        except ServiceError as error:
+            log.warning("tool key reload skipped: %s", error.message, extra={"error_code": error.code})
+        done += 1
