@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -60,57 +61,73 @@ async def test_a_thread_checkpoints_and_the_log_starts_again(tmp_path: Path, mon
         await dispose(engine)
 
 
-async def test_transactions_wait_while_the_gate_is_closed(tmp_path: Path) -> None:
-    path = tmp_path / "ltigate.db"
-    await asyncio.to_thread(upgrade, f"sqlite+aiosqlite:///{path}")
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    try:
-        states = SqlStateStore(engine)
-        await states.put(_state(0))  # binds the checkpointer to this loop
-        from ltigate.db.engine import _inline_engines
-
-        checkpointer = _inline_engines[engine].checkpoints
-        assert checkpointer._gate is not None
-        checkpointer._gate.clear()  # as during the second pass of a checkpoint
-        writing = asyncio.create_task(states.put(_state(1)))
-        await asyncio.sleep(0.05)
-        assert not writing.done()
-        checkpointer._gate.set()
-        await asyncio.wait_for(writing, 5)
-        assert await states.peek("h1") is not None
-    finally:
-        await dispose(engine)
-
-
 @pytest.mark.parametrize(
-    ("frames_seen", "gated_call"),
+    ("frames_seen", "thread_passes"),
     [
-        ([1000, 1020, 1030], 2),  # few frames committed during the first pass: the gate closes next
+        ([1000, 1020, 1030], 2),  # few frames committed during the first pass: the loop's pass comes next
         ([1000, 1400, 1500, 1530, 1540], 4),  # catching up: 400, then 100, then 30 new frames
-        ([1000, 2000, 3000, 4000, 5000], 4),  # never catching up: at most three passes more, then the gate
+        ([1000, 2000, 3000, 4000, 5000], 4),  # never catching up: at most three passes more, then the loop's
         ([1000, 40, 50], 2),  # the log restarted between the passes: 40 new frames
     ],
 )
-async def test_the_gate_closes_once_a_pass_finds_few_new_frames(
-    frames_seen: list[int], gated_call: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+async def test_the_last_pass_runs_on_the_event_loop_once_a_pass_finds_few_new_frames(
+    frames_seen: list[int], thread_passes: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(checkpoints, "INTERVAL", 0.01)
     checkpointer = checkpoints.Checkpointer(str(tmp_path / "unused.db"))
-    gate_open: list[bool] = []
+    on_loop: list[bool] = []
+    loop_thread = threading.get_ident()
 
-    def scripted_pass() -> int:  # in the executor's thread, as the real pass
-        gate = checkpointer._gate
-        gate_open.append(gate is not None and gate.is_set())
-        return frames_seen[min(len(gate_open), len(frames_seen)) - 1]
+    def scripted_pass() -> int:
+        on_loop.append(threading.get_ident() == loop_thread)
+        return frames_seen[min(len(on_loop), len(frames_seen)) - 1]
 
     monkeypatch.setattr(checkpointer, "_checkpoint", scripted_pass)
     checkpointer.committed()  # starts the checkpoint task, which counts commits from here on
     await asyncio.sleep(0)
     checkpointer.committed()
     for _ in range(500):
-        if len(gate_open) > gated_call:
+        if len(on_loop) > thread_passes:
             break
         await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)  # one round per batch of commits: no pass after the gated one
+    await asyncio.sleep(0.05)  # one round per batch of commits: no pass after the loop's
     checkpointer.close()
-    assert gate_open == [True] * gated_call + [False]
+    assert on_loop == [False] * thread_passes + [True]
+
+
+async def test_no_transaction_is_open_while_the_last_pass_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last pass runs between two callbacks of the loop, where the loop's connection holds no open
+    transaction (SQLite would otherwise not start the log again)."""
+    monkeypatch.setattr(checkpoints, "INTERVAL", 0.01)
+    path = tmp_path / "ltigate.db"
+    await asyncio.to_thread(upgrade, f"sqlite+aiosqlite:///{path}")
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    seen_on_loop: list[bool] = []  # whether the loop's connection had a transaction open
+    try:
+        states = SqlStateStore(engine)
+        from ltigate.db.engine import _inline_engines
+
+        await states.put(_state(0))  # binds the checkpointer to this loop
+        database = _inline_engines[engine]
+        real_pass = database.checkpoints._checkpoint
+        loop_thread = threading.get_ident()
+
+        def observed_pass() -> int:
+            frames = real_pass()
+            if threading.get_ident() == loop_thread:
+                seen_on_loop.append(database.connection().in_transaction())
+            return frames
+
+        monkeypatch.setattr(database.checkpoints, "_checkpoint", observed_pass)
+        number = 1
+        for _ in range(300):
+            if len(seen_on_loop) >= 3:
+                break
+            for _ in range(20):
+                await states.put(_state(number))
+                number += 1
+            await asyncio.sleep(0.005)
+        assert len(seen_on_loop) >= 3
+        assert not any(seen_on_loop)
+    finally:
+        await dispose(engine)

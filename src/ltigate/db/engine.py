@@ -221,8 +221,6 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         return
     inline = _inline_engines.get(engine)
     if inline is not None:
-        while not inline.checkpoints.open():  # a thread is checkpointing: begin after it
-            await inline.checkpoints.wait()
         with _inline_transaction(inline) as connection:
             yield connection
         return

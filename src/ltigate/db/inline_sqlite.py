@@ -5,7 +5,8 @@ and back (five to six hops of ~20 µs per one-statement transaction, plus the as
 of CPU per transaction instead of ~35–75 µs; bench/README.md). An inline transaction never yields to the
 loop, so transactions of one process never interleave and never wait for each other; only another process
 holding the write lock (a CLI command) makes the loop wait, for as long as it holds it (at most the
-busy_timeout). Checkpoints run in a thread (db/checkpoints.py), so no commit copies the WAL back.
+busy_timeout). Checkpoints run in a thread, with a short last pass on the loop between callbacks
+(db/checkpoints.py), so no commit copies the WAL back.
 """
 
 from __future__ import annotations
