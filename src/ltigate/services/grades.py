@@ -14,6 +14,7 @@ from ltigate.services.launches import Launches
 from ltigate.services.ports import Clock, PlatformStore, ResourceStore, ScoreOutbox
 from ltigate.services.records import (
     DEFAULT_OUTCOME_RULES,
+    OUTCOMES,
     DeliveryStatus,
     JobFilter,
     Score,
@@ -21,8 +22,6 @@ from ltigate.services.records import (
     ScoreTarget,
 )
 from ltigate.services.wakeup import Wakeup
-
-OUTCOMES = ("completed", "timeout", "disconnected")
 
 
 @dataclass(frozen=True, slots=True)

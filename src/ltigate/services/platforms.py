@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import uuid
 
+from ltigate.lti import ags
+from ltigate.lti.errors import ScoreInvalid
 from ltigate.services.errors import InvalidField, NotFound
 from ltigate.services.ports import Clock, PlatformStore
-from ltigate.services.records import Deployment, DeploymentStatus, Platform, PlatformFields, RegisteredVia
+from ltigate.services.records import (
+    OUTCOMES,
+    Deployment,
+    DeploymentStatus,
+    OutcomeRule,
+    Platform,
+    PlatformFields,
+    RegisteredVia,
+)
 from ltigate.services.validation import check_issuer, check_text, check_url
 
 
@@ -30,8 +40,35 @@ def check_platform_fields(fields: PlatformFields) -> PlatformFields:
         token_audience=check_text(fields.token_audience, "token_audience") if fields.token_audience else None,
         send_deployment_id=fields.send_deployment_id,
         preserve_manual_grades=fields.preserve_manual_grades,
-        outcome_rules=fields.outcome_rules,
+        outcome_rules=check_outcome_rules(fields.outcome_rules),
     )
+
+
+def check_outcome_rules(rules: tuple[OutcomeRule, ...]) -> tuple[OutcomeRule, ...]:
+    """At most one rule per outcome, each making a score the platform would accept (AGS: progress values
+    from its vocabularies, scoreGiven a finite number ≥ 0 that comes with scoreMaximum, a finite number
+    > 0): a rule that cannot be sent is refused when it is saved, not when an app reports that outcome."""
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.outcome not in OUTCOMES:
+            raise InvalidField(f"outcome '{rule.outcome[:40]}' is not one of {', '.join(OUTCOMES)}", "outcome_rules")
+        if rule.outcome in seen:
+            raise InvalidField(
+                f"outcome '{rule.outcome}' has more than one rule; give one per outcome", "outcome_rules"
+            )
+        seen.add(rule.outcome)
+        try:
+            ags.score_body(
+                user_id="rule-check",
+                timestamp="2026-01-01T00:00:00+00:00",
+                activity_progress=rule.activity_progress,
+                grading_progress=rule.grading_progress,
+                score_given=rule.score_given,
+                score_maximum=rule.score_maximum,
+            )
+        except ScoreInvalid as error:
+            raise InvalidField(f"the '{rule.outcome}' rule: {error.message}", "outcome_rules") from None
+    return rules
 
 
 class Platforms:

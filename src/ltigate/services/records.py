@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Final
 
 
 class DeploymentPolicy(str, Enum):
@@ -47,6 +48,9 @@ class PlatformFields:
     send_deployment_id: bool = False  # put the deployment_id claim in client assertions (LTI Core §6.2.1)
     preserve_manual_grades: bool = False  # read the result first; skip a score an instructor changed
     outcome_rules: tuple[OutcomeRule, ...] = ()  # empty: DEFAULT_OUTCOME_RULES
+
+
+OUTCOMES: Final = ("completed", "timeout", "disconnected")  # what an app may report of a session
 
 
 @dataclass(frozen=True, slots=True)
