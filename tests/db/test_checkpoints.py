@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,31 @@ async def test_no_transaction_is_open_while_the_last_pass_runs(tmp_path: Path, m
         assert not any(seen_on_loop)
     finally:
         await dispose(engine)
+
+
+async def test_no_pass_on_the_loop_while_the_disk_is_slow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the thread's last pass took longer than the budget, the loop's pass would likely stall it as
+    long: it is left to a later round (or SQLite's backstop)."""
+    monkeypatch.setattr(checkpoints, "INTERVAL", 0.01)
+    monkeypatch.setattr(checkpoints, "LOOP_PASS_BUDGET", 0.02)
+    checkpointer = checkpoints.Checkpointer(str(tmp_path / "unused.db"))
+    on_loop: list[bool] = []
+    loop_thread = threading.get_ident()
+
+    def slow_pass() -> int:
+        on_loop.append(threading.get_ident() == loop_thread)
+        if not on_loop[-1]:
+            time.sleep(0.04)  # syncing takes this long
+        return 1000 + 10 * len(on_loop)  # few new frames each time: no catching up
+
+    monkeypatch.setattr(checkpointer, "_checkpoint", slow_pass)
+    checkpointer.committed()
+    await asyncio.sleep(0)
+    checkpointer.committed()
+    for _ in range(500):
+        if len(on_loop) >= 2:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    checkpointer.close()
+    assert on_loop == [False, False]  # the thread's two passes, and none on the loop

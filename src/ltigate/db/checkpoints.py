@@ -12,7 +12,8 @@ itself, between two callbacks, where no inline transaction is open (none spans a
 begin: it copies only those frames and syncs, and then the next writer starts the log from its
 beginning, so it does not grow. That pass stops the loop for a few dozen pages and the syncs (~3 ms here,
 four times a second under full load); run in the thread behind a gate that held transactions back, the
-same pass kept them waiting ~10 ms, most of it for the thread and the loop to hand the work over.
+same pass kept them waiting ~10 ms, most of it for the thread and the loop to hand the work over. While
+the disk is slow to sync (the thread's last pass took over LOOP_PASS_BUDGET) the loop's pass is skipped.
 PASSIVE never waits for other processes: their readers or writers only make a checkpoint copy less, and
 the next one catches up. SQLite's own autocheckpoint stays as a backstop at BACKSTOP_PAGES, for a disk
 too slow to keep up and for connections used outside a running event loop.
@@ -25,6 +26,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
+import time
 from typing import Final
 
 INTERVAL: Final = 0.25
@@ -34,6 +36,9 @@ BUSY_TIMEOUT_MS: Final = 5000
 # finds at most LAST_PASS_FRAMES new frames: the pass on the event loop then copies about that many.
 CATCH_UP_PASSES: Final = 3
 LAST_PASS_FRAMES: Final = 64
+# The pass on the loop is skipped while the thread's last pass took longer (the disk is slow to sync now):
+# the log then grows until a later round, or SQLite's backstop, starts it again.
+LOOP_PASS_BUDGET: Final = 0.05
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +78,22 @@ class Checkpointer:
             try:
                 # Most of the copying in the thread while writes go on, again for what was committed
                 # meanwhile until little is left, then the rest here, where no transaction is open.
-                frames = await self._loop.run_in_executor(None, self._checkpoint)
+                frames, took = await self._thread_pass()
                 for _ in range(CATCH_UP_PASSES):
-                    previous, frames = frames, await self._loop.run_in_executor(None, self._checkpoint)
+                    previous, (frames, took) = frames, await self._thread_pass()
                     if _appended(previous, frames) <= LAST_PASS_FRAMES:
                         break
-                self._checkpoint()
+                if took <= LOOP_PASS_BUDGET:  # a disk slow to sync now would stop the loop as long
+                    self._checkpoint()
             except Exception as exc:  # the backstop still checkpoints; never take the gateway down for this
                 log.warning("SQLite checkpoint failed: %s", exc)
+
+    async def _thread_pass(self) -> tuple[int, float]:
+        """A pass in the thread: the frames it saw, and how long it took (seconds, wall clock)."""
+        assert self._loop is not None
+        started = time.perf_counter()
+        frames = await self._loop.run_in_executor(None, self._checkpoint)
+        return frames, time.perf_counter() - started
 
     def _checkpoint(self) -> int:
         """One PASSIVE pass; the number of frames in the log when it began (-1 when none ran)."""
