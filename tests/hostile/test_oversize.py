@@ -36,7 +36,7 @@ def status_and_code(answer: bytes) -> tuple[int, str | None]:
 def test_a_declared_length_above_the_cap_is_answered_before_the_body_is_sent(raw: RawClient, path: str) -> None:
     raw.send(head(path, f"Content-Length: {DECLARED}"))  # headers only: not one byte of the body
 
-    assert status_and_code(raw.answer()) == (413, "token_too_large")
+    assert status_and_code(raw.answer()) == (413, "form_too_large")
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -45,7 +45,7 @@ def test_a_declared_length_above_the_cap_with_the_start_of_a_body(raw: RawClient
 
     answer = raw.answer()
 
-    assert status_and_code(answer) == (413, "token_too_large")
+    assert status_and_code(answer) == (413, "form_too_large")
     assert f"at most {MAX_FORM_BYTES}".encode() in answer
 
 
@@ -60,7 +60,7 @@ def test_a_chunked_body_is_cut_off_once_it_passes_the_cap(raw: RawClient, path: 
         if select.select([raw.sock], [], [], 0.01)[0]:
             break
 
-    assert status_and_code(raw.answer()) == (413, "token_too_large")
+    assert status_and_code(raw.answer()) == (413, "form_too_large")
     # The gateway read the cap's worth and a little buffering beyond, then answered; the rest never went out.
     assert MAX_FORM_BYTES < sent < MAX_FORM_BYTES + 512 * 1024
 
@@ -70,7 +70,7 @@ def test_a_body_one_byte_over_the_cap(raw: RawClient, path: str) -> None:
     body = b"state=" + b"s" * (MAX_FORM_BYTES + 1 - len(b"state="))
     raw.send(head(path, f"Content-Length: {len(body)}") + body)
 
-    assert status_and_code(raw.answer()) == (413, "token_too_large")
+    assert status_and_code(raw.answer()) == (413, "form_too_large")
 
 
 @pytest.mark.parametrize("path", PATHS)

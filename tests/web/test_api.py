@@ -184,7 +184,7 @@ def test_health_and_readiness(gateway: GatewayHarness) -> None:
 def test_oversize_login_form_is_refused_early(gateway: GatewayHarness) -> None:
     response = httpx.post(f"{gateway.url}/lti/login", data={"iss": "x" * 200_000})
     assert response.status_code == 413
-    assert 'data-testid="error-code">token_too_large<' in response.text
+    assert 'data-testid="error-code">form_too_large<' in response.text
 
 
 def test_launch_with_another_content_type_is_refused(gateway: GatewayHarness) -> None:

@@ -343,7 +343,7 @@ async def test_a_declared_length_above_the_cap_is_refused_unread(
         app, method, path, headers=[(b"content-type", FORM), (b"content-length", declared.encode())], disconnect=True
     )
 
-    assert (answer.status, answer.code) == (413, "token_too_large")
+    assert (answer.status, answer.code) == (413, "form_too_large")
     assert answer.names == [*PAGE_HEADERS, b"x-request-id"]
     assert answer.header(b"content-security-policy").endswith(b"frame-ancestors 'none'")
 
@@ -355,7 +355,7 @@ async def test_a_body_passing_the_cap_is_refused_as_it_arrives(app: HotPaths, me
 
     answer = await call(app, method, path, headers=[(b"content-type", FORM)], chunks=chunks)
 
-    assert (answer.status, answer.code) == (413, "token_too_large")
+    assert (answer.status, answer.code) == (413, "form_too_large")
     assert f"the form exceeds {MAX_FORM_BYTES} bytes".encode() in answer.body
 
 

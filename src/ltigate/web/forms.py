@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive
 
-from ltigate.lti.errors import Culprit, LtiError, TokenTooLarge
+from ltigate.lti.errors import Culprit, LtiError
 
 MAX_FORM_BYTES: Final = 96 * 1024
 MAX_FIELDS: Final = 64
@@ -20,6 +20,13 @@ MAX_FIELDS: Final = 64
 class UnsupportedForm(LtiError):
     code = "form_unsupported"
     status = 415
+
+
+class FormTooLarge(LtiError):
+    """The body passes MAX_FORM_BYTES (declared, or as it arrives): refused before the rest is read."""
+
+    code = "form_too_large"
+    status = 413
 
 
 class FormIncomplete(LtiError):
@@ -32,7 +39,7 @@ class FormIncomplete(LtiError):
 async def read_form(request: Request) -> dict[str, str]:
     """Query parameters merged with an urlencoded body (body wins), capped in size and field count.
 
-    Raises TokenTooLarge (413) for an oversize body, UnsupportedForm (415) for other content types, a body
+    Raises FormTooLarge (413) for an oversize body, UnsupportedForm (415) for other content types, a body
     that is not UTF-8, more than MAX_FIELDS fields or a NUL character in the query string or in the body, and
     FormIncomplete when the client disconnects before the body is complete.
     """
@@ -71,13 +78,13 @@ async def collect_form(
     if method != "POST":
         return params
     if declared_length is not None and (not declared_length.isdigit() or int(declared_length) > MAX_FORM_BYTES):
-        raise TokenTooLarge(f"the form has {declared_length[:20]} bytes; at most {MAX_FORM_BYTES} are accepted")
+        raise FormTooLarge(f"the form has {declared_length[:20]} bytes; at most {MAX_FORM_BYTES} are accepted")
     body = bytearray()
     try:
         async for chunk in chunks:
             body += chunk
             if len(body) > MAX_FORM_BYTES:
-                raise TokenTooLarge(f"the form exceeds {MAX_FORM_BYTES} bytes")
+                raise FormTooLarge(f"the form exceeds {MAX_FORM_BYTES} bytes")
     except ClientDisconnect:
         raise FormIncomplete(f"the client disconnected after {len(body)} bytes of the form") from None
     if not body:

@@ -54,6 +54,11 @@ ADVICE: Final[dict[str, Advice]] = {
         "The launch message is malformed", "The LMS sent an id_token that is not a well-formed signed JWT."
     ),
     "token_too_large": Advice("The launch message is too large", "The id_token exceeds the accepted size."),
+    "form_too_large": Advice(
+        "The request is too large",
+        "The form posted to ltigate exceeds 96 KB. An LMS sending a launch this large usually adds very large "
+        "custom parameters; shorten them on the LMS's tool configuration.",
+    ),
     "algorithm_not_allowed": Advice(
         "The launch is signed with a refused algorithm", "Only RS256-signed id_tokens are accepted."
     ),
