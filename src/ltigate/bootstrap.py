@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ltigate.cache.process_metrics import MetricsDirectory
 from ltigate.config import Settings
 from ltigate.db import engine as db_engine
 from ltigate.db.admins import SqlAdminStore, SqlConsoleSessionStore, SqlSignInFailureStore
@@ -74,7 +76,13 @@ async def _nothing_to_close() -> None:
     return None
 
 
-async def build_gateway(settings: Settings, *, check_schema: bool = True, transport: object | None = None) -> Gateway:
+async def build_gateway(
+    settings: Settings,
+    *,
+    check_schema: bool = True,
+    transport: object | None = None,
+    metrics_dir: Path | None = None,
+) -> Gateway:
     """Connect to the database, check it is migrated, make sure tool keys exist, and assemble the use cases.
 
     Raises NotMigrated when the schema is behind, StoreUnavailable when the database cannot be reached.
@@ -102,7 +110,7 @@ async def build_gateway(settings: Settings, *, check_schema: bool = True, transp
     )
     platform_store = SqlPlatformStore(engine)
     state_store = SqlStateStore(engine)
-    metrics = Metrics()
+    metrics = Metrics(MetricsDirectory(metrics_dir) if metrics_dir is not None else None)
     launch_log = CountedLaunchLog(SqlLaunchLog(engine), metrics)
     resource_store = ResourceCache(SqlResourceStore(engine), clock)  # looked up on every launch
     registrations = Registrations(platform_store, clock)

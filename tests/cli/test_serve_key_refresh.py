@@ -23,6 +23,11 @@ from tests.support.servers import ServerThread, free_port
 def test_without_the_worker_a_server_process_still_reloads_the_keys() -> None:
     assert background_tasks(run_worker=True) == [runner.run_all]
     assert background_tasks(run_worker=False) == [housekeeping.refresh_keys]
+    # Under `serve --workers N`, also the metrics every process leaves for the others' scrapes.
+    assert background_tasks(run_worker=False, supervised=True) == [
+        housekeeping.refresh_keys,
+        housekeeping.publish_metrics,
+    ]
 
 
 def test_a_server_without_the_worker_picks_up_a_rotation_made_by_another_process(tmp_path: Path) -> None:

@@ -177,6 +177,48 @@ def test_every_process_delivers_scores_and_each_score_reaches_the_lms_once(clust
     assert set(lms.posted_by.values()) == cluster.processes()
 
 
+def test_a_scrape_answered_by_either_process_counts_the_launches_of_both(cluster: Cluster) -> None:
+    first, second = sorted(cluster.processes())
+    scrapers = {pid: browser_on(cluster, pid) for pid in (first, second)}
+    key = {"Authorization": f"Bearer {cluster.deployment.api_key}"}
+
+    def succeeded(pid: int) -> float:
+        answer = scrapers[pid].http.get("/metrics", headers=key)
+        assert answer.status_code == 200, answer.text
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in answer.text.splitlines()
+            if line.startswith("ltigate_launches_total{") and 'outcome="succeeded"' in line
+        )
+
+    def agreed() -> float | None:
+        totals = {succeeded(pid) for pid in (first, second)}
+        return totals.pop() if len(totals) == 1 else None
+
+    try:
+        # Each process publishes its figures once a second: wait until both answer the same.
+        wait_until(lambda: agreed() is not None, 10, "both processes to count the same launches")
+        before = agreed()
+        assert before is not None
+        platform = cluster.deployment.registered.platform
+        for pid, count in ((first, 3), (second, 2)):
+            browser = browser_on(cluster, pid)
+            try:
+                for _ in range(count):
+                    login = browser.login(platform, "quiz")
+                    claims = platform.claims(nonce=login.nonce, target_link_uri=login_target(browser, "quiz"))
+                    ticket_of(browser.launch(platform.token(claims), login.state))
+                assert set(browser.served_by) == {pid}
+            finally:
+                browser.close()
+        wait_until(lambda: agreed() == before + 5, 10, "both processes to count the five new launches")
+        assert {pid: succeeded(pid) for pid in (first, second)} == {first: before + 5, second: before + 5}
+        assert all(set(scraper.served_by) == {pid} for pid, scraper in scrapers.items())
+    finally:
+        for scraper in scrapers.values():
+            scraper.close()
+
+
 def test_every_process_runs_the_event_loop_the_settings_name(cluster: Cluster) -> None:
     for pid in cluster.processes():
         assert loaded(pid, "uvloop/loop.") == (cluster.event_loop == "uvloop"), pid

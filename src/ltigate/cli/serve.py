@@ -10,9 +10,11 @@ import importlib.util
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Callable
 from contextlib import suppress
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Annotated, Final
 
 import typer
@@ -108,11 +110,13 @@ def server_config(app: ASGIApp, settings: Settings, proxy_headers: bool) -> uvic
     )
 
 
-def background_tasks(*, run_worker: bool) -> list[Background]:
+def background_tasks(*, run_worker: bool, supervised: bool = False) -> list[Background]:
     """What a server process runs beside the app: the worker (score delivery and housekeeping, which
     reloads the tool keys), or with --no-worker the key reload alone, so it signs with and publishes the
-    keys `ltigate keys rotate` changed in another process."""
-    return [runner.run_all] if run_worker else [housekeeping.refresh_keys]
+    keys `ltigate keys rotate` changed in another process; under `--workers N`, also the publishing of its
+    metrics for the other processes' scrapes."""
+    tasks: list[Background] = [runner.run_all] if run_worker else [housekeeping.refresh_keys]
+    return [*tasks, housekeeping.publish_metrics] if supervised else tasks
 
 
 def serve(
@@ -178,20 +182,31 @@ def _supervise(settings: Settings, *, run_worker: bool, proxy_headers: bool) -> 
             style="dim",
         )
 
-    target = functools.partial(_serve_process, settings, run_worker, proxy_headers)
-    with listener:
+    # The processes' metrics meet here, so a scrape any of them answers sums all (cache/process_metrics.py).
+    with listener, tempfile.TemporaryDirectory(prefix="ltigate-metrics-") as metrics_dir:
+        target = functools.partial(_serve_process, settings, run_worker, proxy_headers, Path(metrics_dir))
         return supervisor.Supervisor(target, settings.workers, listener).run(on_ready=announce)
 
 
 def _serve_process(
-    settings: Settings, run_worker: bool, proxy_headers: bool, listener: socket.socket, link: Connection
+    settings: Settings,
+    run_worker: bool,
+    proxy_headers: bool,
+    metrics_dir: Path,
+    listener: socket.socket,
+    link: Connection,
 ) -> None:
     """One server process of `serve --workers N` (spawned by the supervisor): what `ltigate serve` runs, on
     the supervisor's socket, exiting with the status `ltigate serve` would."""
     try:
         with reported_errors(), asyncio.Runner(loop_factory=_loop_factory(settings)) as loop:
             started = loop.run(
-                _serve(settings, run_worker=run_worker, proxy_headers=proxy_headers, supervised=(listener, link))
+                _serve(
+                    settings,
+                    run_worker=run_worker,
+                    proxy_headers=proxy_headers,
+                    supervised=(listener, link, metrics_dir),
+                )
             )
     except typer.Exit as stop:
         sys.exit(stop.exit_code)
@@ -206,20 +221,20 @@ async def _serve(
     *,
     run_worker: bool,
     proxy_headers: bool,
-    supervised: tuple[socket.socket, Connection] | None = None,
+    supervised: tuple[socket.socket, Connection, Path] | None = None,
 ) -> bool:
-    """Run uvicorn until a signal stops it (on the supervisor's socket when `supervised`); False when the
-    server never started."""
+    """Run uvicorn until a signal stops it (on the supervisor's socket, sharing metrics through the
+    directory, when `supervised`); False when the server never started."""
     from ltigate.bootstrap import build_gateway  # see with_gateway: the adapters load on use
 
     configure_logging(settings.log_level, settings.log_format)
     # The gateway's connections belong to this event loop, so it is built here, where uvicorn runs.
-    gateway = await build_gateway(settings)
+    gateway = await build_gateway(settings, metrics_dir=supervised[2] if supervised is not None else None)
     try:
-        app = create_app(gateway, background=background_tasks(run_worker=run_worker))
+        app = create_app(gateway, background=background_tasks(run_worker=run_worker, supervised=supervised is not None))
         config = server_config(app, settings, proxy_headers)
         if supervised is not None:
-            listener, link = supervised
+            listener, link, _ = supervised
             server: uvicorn.Server = supervisor.SupervisedServer(config, link)
             await server.serve(sockets=[listener])
             return server.started

@@ -182,7 +182,8 @@ def create_app(gateway: Gateway, *, background: Sequence[Background] = ()) -> Ho
     app.include_router(deep_linking.api_router(gateway, env))
 
     async def metrics() -> Response:
-        """Prometheus metrics of this process; scraped with an API key (`Authorization: Bearer <key>`)."""
+        """Prometheus metrics of this process (and of the others of its `serve --workers N`); scraped with an
+        API key (`Authorization: Bearer <key>`)."""
         body = await gateway.metrics.render()
         return Response(
             body, media_type="text/plain; version=0.0.4; charset=utf-8", headers={"Cache-Control": "no-store"}

@@ -41,3 +41,17 @@ async def refresh_keys(gateway: Gateway, *, interval: float = 60.0, passes: int 
         except ServiceError as error:
             log.warning("tool key reload skipped: %s", error.message, extra={"error_code": error.code})
         done += 1
+
+
+async def publish_metrics(gateway: Gateway, *, interval: float = 1.0, passes: int | None = None) -> None:
+    """Leave this process's metrics for the other processes of its `serve --workers N` every `interval`
+    seconds, so a scrape any of them answers counts this one's work too (at most `interval` behind)."""
+    done = 0
+    while passes is None or done < passes:
+        try:
+            await gateway.metrics.publish()
+        except ServiceError as error:  # a reading from the database failed; the next pass tries again
+            log.warning("metrics not published: %s", error.message, extra={"error_code": error.code})
+        done += 1
+        if passes is None or done < passes:
+            await anyio.sleep(interval)
