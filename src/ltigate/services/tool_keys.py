@@ -39,6 +39,7 @@ class ToolKeys:
         self._store, self._sealer, self._clock, self._overlap = store, sealer, clock, overlap_seconds
         self._signing: dict[KeyPurpose, SigningKey] = {}
         self._published: dict[KeyPurpose, list[PublicJwk]] = {}
+        self._loaded: dict[KeyPurpose, tuple[str, bytes]] = {}  # the kid and sealed bytes each signing key came from
 
     def _generate(self, purpose: KeyPurpose, state: KeyState) -> ToolKey:
         key: RSAKey | ECKey = RSAKey.generate_key(2048) if purpose is KeyPurpose.LTI else ECKey.generate_key("P-256")
@@ -88,9 +89,10 @@ class ToolKeys:
             active = sorted((k for k in keys if k.state is KeyState.ACTIVE), key=lambda k: k.activated_at or 0)
             if active:
                 newest = active[-1]
-                current = self._signing.get(purpose)
-                if current is None or current.kid != newest.kid:  # unchanged: no unsealing and parsing again
+                # The same key sealed the same way (no rotation, no `rotate-secret`): not unsealed and parsed again.
+                if self._loaded.get(purpose) != (newest.kid, newest.sealed_private_key):
                     self._signing[purpose] = load_signing_key(self._open(newest), newest.alg, newest.kid)
+                    self._loaded[purpose] = (newest.kid, newest.sealed_private_key)
             self._published[purpose] = [
                 dict(k.public_jwk) for k in keys if k.state is not KeyState.RETIRED or (k.retire_at or 0) > now
             ]
