@@ -176,8 +176,7 @@ async def build_gateway(
         on_change=registrations.invalidate,
     )
 
-    async def readings() -> list[Reading]:
-        counts = await outbox.counts()
+    async def counted() -> list[Reading]:
         return [
             Reading("ltigate_jwks_fetches_total", "Platform key set fetches", "counter", (((), jwks.fetches),)),
             Reading("ltigate_jwks_fetch_failures_total", "Failed key set fetches", "counter", (((), jwks.failures),)),
@@ -194,16 +193,25 @@ async def build_gateway(
                 "counter",
                 (((), service_tokens.requests),),
             ),
+        ]
+
+    async def outbox_gauge() -> list[Reading]:
+        counts = await outbox.counts()
+        return [
             Reading(
                 "ltigate_score_jobs",
                 "Score jobs in the outbox by status (all processes)",
                 "gauge",
                 tuple(((("status", status.value),), float(n)) for status, n in sorted(counts.items())),
-            ),
-            *shared.readings(),
+            )
         ]
 
-    metrics.add_reader(readings)
+    async def shared_counted() -> list[Reading]:
+        return shared.readings()
+
+    metrics.add_reader(counted)
+    metrics.add_reader(outbox_gauge, scrape_only=True)  # the database's figure: the same for every process
+    metrics.add_reader(shared_counted)
 
     async def maintain() -> int:
         removed = await state_store.purge(clock(), KEEP_CONSUMED_SECONDS)

@@ -144,3 +144,25 @@ async def test_a_snapshot_of_another_shape_is_left_out_whole() -> None:
     assert f"{ok} 1" in lines
     assert 'ltigate_request_duration_seconds_count{path="/lti/launch"} 1' in lines  # other buckets: not added
     assert "ltigate_jwks_fetches_total 6" in lines  # other_buckets's readings are a snapshot's
+
+
+async def test_the_snapshot_published_for_the_others_reads_no_database_gauge() -> None:
+    """Published once a second by every process: a gauge read from the database would cost a query each
+    time (and fail each time while the database is down), for a figure the others never add."""
+    peers = Peers()
+    metrics = await _process(1, [], pending=0, peers=peers)  # its reader gives a counter and a gauge
+    gauge_reads = 0
+
+    async def from_the_database() -> list[Reading]:
+        nonlocal gauge_reads
+        gauge_reads += 1
+        return [Reading("ltigate_outbox_depth", "Jobs", "gauge", (((), 2.0),))]
+
+    metrics.add_reader(from_the_database, scrape_only=True)
+    await metrics.publish()
+
+    assert gauge_reads == 0
+    (published,) = peers.published
+    assert [r["name"] for r in published["readings"]] == ["ltigate_score_jobs", "ltigate_jwks_fetches_total"]
+    assert "ltigate_outbox_depth 2" in (await metrics.render()).splitlines()
+    assert gauge_reads == 1

@@ -156,14 +156,21 @@ class Metrics:
             "From queuing a score to its delivery to the LMS",
             buckets=DELIVERY_BUCKETS,
         )
-        self._readers: list[Reader] = []
+        self._readers: list[tuple[Reader, bool]] = []
         self._peers = peers
 
-    def add_reader(self, reader: Reader) -> None:
-        self._readers.append(reader)
+    def add_reader(self, reader: Reader, *, scrape_only: bool = False) -> None:
+        """`scrape_only`: gauges read elsewhere (the database), left out of the snapshots published for the
+        other processes, which would not add them anyway."""
+        self._readers.append((reader, scrape_only))
 
-    async def snapshot(self) -> Snapshot:
-        readings = [reading for reader in self._readers for reading in await reader()]
+    async def snapshot(self, *, for_peers: bool = False) -> Snapshot:
+        readings = [
+            reading
+            for reader, scrape_only in self._readers
+            if not (for_peers and scrape_only)
+            for reading in await reader()
+        ]
         return {
             "counters": [self.launches.dump(), self.deliveries.dump()],
             "histograms": [self.request_seconds.dump(), self.delivery_seconds.dump()],
@@ -176,7 +183,7 @@ class Metrics:
     async def publish(self) -> None:
         """Leave this process's snapshot for the others (nothing without peers)."""
         if self._peers is not None:
-            self._peers.publish(await self.snapshot())
+            self._peers.publish(await self.snapshot(for_peers=True))
 
     async def render(self) -> str:
         """The exposition text: this process's metrics, summed with its peers' when it has any."""
