@@ -6,12 +6,7 @@ import socket
 from pathlib import Path
 
 from tests.cli.harness import Cli, failed
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.support.servers import free_port
 
 
 def test_demo_migrates_its_own_database_and_reports_a_taken_port(cli: Cli, tmp_path: Path) -> None:
