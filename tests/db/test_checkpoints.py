@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -74,26 +75,40 @@ async def test_a_thread_checkpoints_and_the_log_starts_again(tmp_path: Path, mon
 async def test_the_last_pass_runs_on_the_event_loop_once_a_pass_finds_few_new_frames(
     frames_seen: list[int], thread_passes: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    def scripted_pass(passes_so_far: int) -> int:
+        return frames_seen[min(passes_so_far, len(frames_seen) - 1)]
+
+    on_loop = await _one_round(tmp_path, monkeypatch, scripted_pass, passes=thread_passes + 1)
+
+    assert on_loop == [False] * thread_passes + [True]
+
+
+async def _one_round(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scripted_pass: Callable[[int], int], passes: int
+) -> list[bool]:
+    """One checkpoint round with `scripted_pass(passes so far)` in place of SQLite's (it gives the frames the
+    pass saw); for each pass, whether it ran on the event loop's thread. Waits for `passes` passes, then a
+    little more to see that no other comes."""
     monkeypatch.setattr(checkpoints, "INTERVAL", 0.01)
     checkpointer = checkpoints.Checkpointer(str(tmp_path / "unused.db"))
     on_loop: list[bool] = []
     loop_thread = threading.get_ident()
 
-    def scripted_pass() -> int:
+    def observed_pass() -> int:
         on_loop.append(threading.get_ident() == loop_thread)
-        return frames_seen[min(len(on_loop), len(frames_seen)) - 1]
+        return scripted_pass(len(on_loop) - 1)
 
-    monkeypatch.setattr(checkpointer, "_checkpoint", scripted_pass)
+    monkeypatch.setattr(checkpointer, "_checkpoint", observed_pass)
     checkpointer.committed()  # starts the checkpoint task, which counts commits from here on
     await asyncio.sleep(0)
     checkpointer.committed()
     for _ in range(500):
-        if len(on_loop) > thread_passes:
+        if len(on_loop) >= passes:
             break
         await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)  # one round per batch of commits: no pass after the loop's
+    await asyncio.sleep(0.1)  # one round per batch of commits: no pass after the last
     checkpointer.close()
-    assert on_loop == [False] * thread_passes + [True]
+    return on_loop
 
 
 async def test_no_transaction_is_open_while_the_last_pass_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,26 +152,14 @@ async def test_no_transaction_is_open_while_the_last_pass_runs(tmp_path: Path, m
 async def test_no_pass_on_the_loop_while_the_disk_is_slow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """When the thread's last pass took longer than the budget, the loop's pass would likely stall it as
     long: it is left to a later round (or SQLite's backstop)."""
-    monkeypatch.setattr(checkpoints, "INTERVAL", 0.01)
     monkeypatch.setattr(checkpoints, "LOOP_PASS_BUDGET", 0.02)
-    checkpointer = checkpoints.Checkpointer(str(tmp_path / "unused.db"))
-    on_loop: list[bool] = []
     loop_thread = threading.get_ident()
 
-    def slow_pass() -> int:
-        on_loop.append(threading.get_ident() == loop_thread)
-        if not on_loop[-1]:
+    def slow_pass(passes_so_far: int) -> int:
+        if threading.get_ident() != loop_thread:
             time.sleep(0.04)  # syncing takes this long
-        return 1000 + 10 * len(on_loop)  # few new frames each time: no catching up
+        return 1000 + 10 * passes_so_far  # few new frames each time: no catching up
 
-    monkeypatch.setattr(checkpointer, "_checkpoint", slow_pass)
-    checkpointer.committed()
-    await asyncio.sleep(0)
-    checkpointer.committed()
-    for _ in range(500):
-        if len(on_loop) >= 2:
-            break
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.1)
-    checkpointer.close()
+    on_loop = await _one_round(tmp_path, monkeypatch, slow_pass, passes=2)
+
     assert on_loop == [False, False]  # the thread's two passes, and none on the loop

@@ -21,22 +21,25 @@ RULE = {
 }
 
 
+def platform(**fields: object) -> dict[str, object]:
+    """A platform's JSON for the API, with the outcome rule RULE."""
+    return {
+        "name": "Careful LMS",
+        "issuer": "https://lms.example.edu",
+        "client_id": "c-1",
+        "auth_url": "https://lms.example.edu/auth",
+        "token_url": "https://lms.example.edu/token",
+        "jwks_url": "https://lms.example.edu/jwks",
+        "outcome_rules": [RULE],
+        **fields,
+    }
+
+
 def test_grading_fields_given_to_the_api_are_stored(tmp_path: Path) -> None:
     with running_gateway(tmp_path) as gateway, api_client(gateway, gateway.api_key()) as api:
         created = api.post(
             "/api/v1/platforms",
-            json={
-                "name": "Careful LMS",
-                "issuer": "https://lms.example.edu",
-                "client_id": "c-1",
-                "auth_url": "https://lms.example.edu/auth",
-                "token_url": "https://lms.example.edu/token",
-                "jwks_url": "https://lms.example.edu/jwks",
-                "deployment_ids": ["d-1"],
-                "send_deployment_id": True,
-                "preserve_manual_grades": True,
-                "outcome_rules": [RULE],
-            },
+            json=platform(deployment_ids=["d-1"], send_deployment_id=True, preserve_manual_grades=True),
         )
         assert created.status_code == 201, created.text
         shown = api.get(f"/api/v1/platforms/{created.json()['id']}").json()
@@ -54,18 +57,7 @@ def test_outcome_rules_that_could_not_be_sent_are_refused_when_saved(tmp_path: P
         ('{"scoreGiven": 1}', "without scoreMaximum"),
     ]
     with running_gateway(tmp_path) as gateway, api_client(gateway, gateway.api_key()) as api:
-        created = api.post(
-            "/api/v1/platforms",
-            json={
-                "name": "Careful LMS",
-                "issuer": "https://lms.example.edu",
-                "client_id": "c-1",
-                "auth_url": "https://lms.example.edu/auth",
-                "token_url": "https://lms.example.edu/token",
-                "jwks_url": "https://lms.example.edu/jwks",
-                "outcome_rules": [RULE],
-            },
-        )
+        created = api.post("/api/v1/platforms", json=platform())
         assert created.status_code == 201, created.text
         path = f"/api/v1/platforms/{created.json()['id']}"
         base = '{"outcome": "completed", "activityProgress": "Completed", "gradingProgress": "FullyGraded"'

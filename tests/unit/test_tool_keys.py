@@ -22,15 +22,24 @@ class Clock:
         return self.now
 
 
-def test_rotation_publishes_ahead_and_retires_after_the_overlap(tmp_path: Path) -> None:
+def migrated(tmp_path: Path) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}"
     upgrade(url)
+    return url
+
+
+def tool_keys(store: SqlKeyStore, clock: Clock) -> ToolKeys:
+    return ToolKeys(store, Sealer(b"s" * 32), clock, overlap_seconds=3600)
+
+
+def test_rotation_publishes_ahead_and_retires_after_the_overlap(tmp_path: Path) -> None:
+    url = migrated(tmp_path)
 
     async def scenario() -> None:
         engine = create_engine(url)
         clock = Clock()
         store = SqlKeyStore(engine)
-        keys = ToolKeys(store, Sealer(b"s" * 32), clock, overlap_seconds=3600)
+        keys = tool_keys(store, clock)
         await keys.ensure()
         first = keys.signing_key(KeyPurpose.LTI)
         published = {k["kid"] for k in keys.published(KeyPurpose.LTI)}
@@ -51,7 +60,7 @@ def test_rotation_publishes_ahead_and_retires_after_the_overlap(tmp_path: Path) 
         await keys.rotate()
         assert first.kid not in {k.kid for k in await store.list(KeyPurpose.LTI)}
 
-        again = ToolKeys(store, Sealer(b"s" * 32), clock, overlap_seconds=3600)
+        again = tool_keys(store, clock)
         await again.ensure()
         assert again.signing_key(KeyPurpose.LTI).kid == keys.signing_key(KeyPurpose.LTI).kid
         states = [k.state for k in await store.list(KeyPurpose.LTI)]
@@ -63,15 +72,14 @@ def test_rotation_publishes_ahead_and_retires_after_the_overlap(tmp_path: Path) 
 
 
 def test_reload_follows_a_rotation_made_elsewhere_and_keeps_an_unchanged_key(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}"
-    upgrade(url)
+    url = migrated(tmp_path)
 
     async def scenario() -> None:
         engine = create_engine(url)
         clock = Clock()
         store = SqlKeyStore(engine)
-        here = ToolKeys(store, Sealer(b"s" * 32), clock, overlap_seconds=3600)
-        elsewhere = ToolKeys(store, Sealer(b"s" * 32), clock, overlap_seconds=3600)
+        here = tool_keys(store, clock)
+        elsewhere = tool_keys(store, clock)
         await here.ensure()
         await elsewhere.ensure()
         loaded = here.signing_key(KeyPurpose.LTI)
